@@ -1,0 +1,836 @@
+package io.jaio;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.BooleanSupplier;
+
+import io.jaio.internal.fdmon.AioHandler;
+import io.jaio.internal.fdmon.CallbackGuard;
+import io.jaio.internal.fdmon.EpollFdMonitor;
+import io.jaio.internal.fdmon.FdMonitor;
+import io.jaio.internal.fdmon.HandlerTable;
+import io.jaio.internal.fdmon.PollFdMonitor;
+import io.jaio.internal.fdmon.PollSet;
+import io.jaio.internal.fdmon.ReadyList;
+import io.jaio.internal.sys.Errno;
+import io.jaio.internal.sys.Structs;
+import io.jaio.internal.sys.Syscalls;
+
+/**
+ * An event loop after QEMU's {@code AioContext}: bottom halves, fd handlers, event notifiers and
+ * timers, run by one <em>home thread</em> through {@link #poll(boolean)}, which may also be
+ * called from inside any callback to wait for something synchronously.
+ *
+ * <p><b>Threading.</b> The thread that builds a context is its home thread (an {@link IOThread}
+ * builds its context on its own thread). {@link #poll}, {@link #close}, {@link #makeCurrent} and
+ * {@link #fdHandlerPollNs} are home-thread only and fail at once elsewhere. Everything else may
+ * be called from any thread: scheduling bottom halves, arming timers, (un)registering fds,
+ * {@link #aioNotify()}, and the parameter setters.
+ *
+ * <p><b>Ownership.</b> Whoever builds a context owns it and must {@link #close()} it on its home
+ * thread; an IOThread owns the context it runs. {@code close()} releases every registered fd
+ * (the fds themselves stay open: they belong to the caller) and reports, as an
+ * {@link IllegalStateException} after cleaning up, the bottom halves never deleted and the
+ * timers still armed, as QEMU aborts on them.
+ *
+ * <p><b>Wake-up protocol</b> (QEMU aio_notify, spec 1.3). {@code notifyMe} counts, in steps of 2,
+ * the poll() calls of the home thread that are about to block or blocked; {@code notified} is a
+ * flag any thread sets. A notifier sets {@code notified}, then reads {@code notifyMe} and writes
+ * the eventfd only if it is non-zero. The home thread raises {@code notifyMe}, then reads
+ * {@code notified} and skips blocking if it is set. Both sides use volatile accesses, so the
+ * store→load pairs are ordered (the Java memory model's total order over volatile accesses
+ * plays the part of QEMU's {@code smp_mb}): at least one side sees the other, and no wake-up is
+ * lost. So scheduling while the loop is awake costs no system call; {@link #notifierWriteCount()}
+ * counts the ones made.
+ */
+public final class AioContext implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger("io.jaio");
+    private static final ThreadLocal<AioContext> CURRENT = new ThreadLocal<>();
+    /** The notifier-users word when the context is closed (see kick()). */
+    private static final int NOTIFY_CLOSED = Integer.MIN_VALUE;
+
+    private static final VarHandle NOTIFY_ME;
+    private static final VarHandle NOTIFIED;
+    private static final VarHandle KICKERS;
+    private static final VarHandle WRITES;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            NOTIFY_ME = l.findVarHandle(AioContext.class, "notifyMe", int.class);
+            NOTIFIED = l.findVarHandle(AioContext.class, "notified", boolean.class);
+            KICKERS = l.findVarHandle(AioContext.class, "kickers", int.class);
+            WRITES = l.findVarHandle(AioContext.class, "notifierWrites", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final String name;
+    private final Thread homeThread;
+    private final Arena arena = Arena.ofShared();
+    private final HandlerTable table;
+    private final PollSet pollSet;
+    final BhQueue bhs;
+    private final TimerList[] timers = new TimerList[ClockType.values().length];
+    /** Bit (1 << clock.ordinal()) set while that clock runs its timers; RMW under {@code timers}. */
+    private volatile int enabledClocks;
+    private final EventNotifier notifier;
+    private final MemorySegment notifierBuf;
+    private final MemorySegment homeErrno = Syscalls.newErrnoSegment();
+
+    /** 2 x the home thread's poll() calls in their blocking phase; home thread writes, any reads. */
+    @SuppressWarnings("unused")
+    private int notifyMe;
+    /** Set by aioNotify() from any thread, cleared by the home thread after each wait. */
+    @SuppressWarnings("unused")
+    private boolean notified;
+    /** Threads inside kick(), or NOTIFY_CLOSED once close() has claimed the eventfd. */
+    @SuppressWarnings("unused")
+    private int kickers;
+    @SuppressWarnings("unused")
+    private long notifierWrites;
+    private volatile long virtualClockNs;
+    private volatile boolean closed;
+    private volatile CallbackErrorHandler errorHandler;
+    private volatile long aioMaxBatch;
+    private volatile int threadPoolMin;
+    private volatile int threadPoolMax = 64;
+
+    // ---- home-thread state ----
+    private int depth;
+    private ReadyList[] readyLists = new ReadyList[4];
+    private final CallbackGuard guard = new Guard();
+
+    private AioContext(Builder b) throws ErrnoException {
+        this.name = b.name;
+        this.homeThread = Thread.currentThread();
+        this.errorHandler = b.errorHandler;
+        this.bhs = new BhQueue(this);
+        this.table = new HandlerTable(arena, name, b.kind == FdMonitorKind.POLL && b.epollUpgrade);
+        this.pollSet = new PollSet(table, guard);
+        this.pollSet.setParams(b.pollMaxNs, b.pollGrow, b.pollShrink);
+        int enabled = 0;
+        for (ClockType c : ClockType.values()) {
+            timers[c.ordinal()] = new TimerList(this, c);
+            if (c != ClockType.VIRTUAL) { // QEMU qemu_clock_init: VIRTUAL starts disabled
+                enabled |= 1 << c.ordinal();
+            }
+        }
+        this.enabledClocks = enabled;
+        for (int i = 0; i < readyLists.length; i++) {
+            readyLists[i] = new ReadyList();
+        }
+        this.notifierBuf = arena.allocate(8, 8);
+        EventNotifier n = null;
+        try {
+            table.setMonitor(b.kind == FdMonitorKind.EPOLL ? new EpollFdMonitor(table, arena) : new PollFdMonitor(table, arena));
+            n = EventNotifier.create(false);
+            table.set(n.fd(), this::onNotifierRead, null, this::isNotified, AioContext::noop, true);
+        } catch (ErrnoException | RuntimeException e) {
+            if (n != null) {
+                n.close();
+            }
+            if (table.monitor() != null) {
+                table.monitor().close();
+            }
+            arena.close();
+            throw e;
+        }
+        this.notifier = n;
+    }
+
+    /** A context on the default fd monitor ({@link FdMonitorKind#fromSystemProperty()}). */
+    public static AioContext create() throws ErrnoException {
+        return builder().build();
+    }
+
+    /** Options for a new context. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The context the calling thread runs, or null (QEMU qemu_get_current_aio_context). */
+    public static AioContext current() {
+        return CURRENT.get();
+    }
+
+    /**
+     * Makes this context the calling thread's current one. Home thread only; fails if the thread
+     * already has a different current context.
+     */
+    public void makeCurrent() {
+        checkHome("makeCurrent()");
+        AioContext cur = CURRENT.get();
+        if (cur != null && cur != this) {
+            throw new IllegalStateException("thread '" + homeThread.getName() + "' already runs context '" + cur.name
+                    + "' (expected no current context)");
+        }
+        CURRENT.set(this);
+    }
+
+    /** The name given at creation. */
+    public String name() {
+        return name;
+    }
+
+    /** The thread that runs this context. */
+    public Thread homeThread() {
+        return homeThread;
+    }
+
+    /** Whether the caller is the home thread. */
+    public boolean inHomeThread() {
+        return Thread.currentThread() == homeThread;
+    }
+
+    /** "poll" or "epoll": the monitor in use now (poll upgrades to epoll at 64 fds). */
+    public String fdMonitorName() {
+        return table.monitor().name();
+    }
+
+    /** Whether {@link #close()} has run. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("context '" + name + "' is closed");
+        }
+    }
+
+    private void checkHome(String what) {
+        if (Thread.currentThread() != homeThread) {
+            throw new IllegalStateException(what + " of context '" + name + "' called from thread '"
+                    + Thread.currentThread().getName() + "' (expected its home thread '" + homeThread.getName() + "')");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Notification
+
+    /**
+     * Wakes the home thread if it is blocked in {@link #poll}, or makes its next blocking poll
+     * return at once (QEMU aio_notify). Any thread; no system call unless the loop is blocked.
+     */
+    public void aioNotify() {
+        NOTIFIED.setVolatile(this, true); // store→load with the read below; pairs with poll()'s notifyMe/notified
+        if ((int) NOTIFY_ME.getVolatile(this) != 0) {
+            kick();
+        }
+    }
+
+    /** Writes the eventfd, unless close() has claimed it (the counter keeps the fd from being closed under us). */
+    private void kick() {
+        if ((int) KICKERS.getAndAdd(this, 1) >= 0) { // pairs with the getAndAdd in releaseNotifier()
+            Syscalls.writeNoErrno(notifier.fd(), Syscalls.EVENTFD_ONE, 8); // EAGAIN means "already set": fine
+            WRITES.getAndAdd(this, 1L);
+        }
+        KICKERS.getAndAdd(this, -1);
+    }
+
+    /** How many times the context's eventfd was written to wake the loop (a test probe). */
+    public long notifierWriteCount() {
+        return (long) WRITES.getVolatile(this);
+    }
+
+    private boolean isNotified() {
+        return (boolean) NOTIFIED.getVolatile(this); // pairs with the store in aioNotify()
+    }
+
+    private void onNotifierRead() {
+        Syscalls.read(homeErrno, notifier.fd(), notifierBuf, 8); // drains; EAGAIN when already drained
+    }
+
+    private static void noop() {
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // The loop
+
+    /**
+     * Runs one iteration of the loop (QEMU aio_poll): userspace polling if enabled, then, when
+     * {@code blocking} and nothing is pending, a wait for fds, timers or a notification; then
+     * ready CQE handlers, bottom halves, fd handlers, and last the expired timers.
+     *
+     * <p>Home thread only. May be called from inside any callback of this context (nested).
+     *
+     * @return whether progress was made: a bottom half (not an idle one), an fd handler, a
+     *     userspace-poll handler or a timer callback ran; waking up because of
+     *     {@link #aioNotify()} alone is not progress
+     */
+    public boolean poll(boolean blocking) {
+        checkHome("poll()");
+        checkOpen();
+        int d = depth;
+        if (d == readyLists.length) {
+            readyLists = Arrays.copyOf(readyLists, d * 2);
+            for (int i = d; i < readyLists.length; i++) {
+                readyLists[i] = new ReadyList();
+            }
+        }
+        ReadyList ready = readyLists[d];
+        depth = d + 1;
+        boolean progress;
+        try {
+            progress = pollLocked(ready, blocking, d + 1);
+        } finally {
+            depth = d;
+        }
+        return progress | runTimers();
+    }
+
+    private boolean pollLocked(ReadyList ready, boolean blocking, int myDepth) {
+        long pollMaxNs = pollSet.maxNs();
+        long start = pollMaxNs != 0 ? System.nanoTime() : 0;
+        ready.timeoutNs = blocking ? computeTimeoutNs() : 0;
+        FdMonitor monitor = table.monitor();
+        boolean progress = pollSet.tryPollMode(ready, monitor);
+        assert !(ready.timeoutNs != 0 && progress) : "progress with a non-zero timeout";
+
+        boolean useNotifyMe = ready.timeoutNs != 0;
+        if (useNotifyMe) {
+            int nm = (int) NOTIFY_ME.get(this); // only the home thread writes it
+            NOTIFY_ME.setVolatile(this, nm + 2); // store→load with the read below; pairs with aioNotify()
+            if ((boolean) NOTIFIED.getVolatile(this)) {
+                ready.timeoutNs = 0;
+            }
+        }
+        if (ready.timeoutNs != 0 || monitor.needWait()) {
+            if (ready.timeoutNs != 0) {
+                // Leave poll mode only when about to block (QEMU 816a430c51).
+                progress |= pollSet.setStarted(ready, false);
+            }
+            try {
+                monitor.wait(ready, ready.timeoutNs, myDepth);
+            } catch (ErrnoException e) {
+                reportError("fd monitor " + monitor.name(), e);
+            }
+        }
+        if (useNotifyMe) {
+            int nm = (int) NOTIFY_ME.get(this);
+            NOTIFY_ME.setRelease(this, nm - 2); // finish the wait before clearing; read by aioNotify()
+        }
+        NOTIFIED.setVolatile(this, false); // aio_notify_accept; ordered before the BH queue exchange below
+        long blockNs = pollMaxNs != 0 ? System.nanoTime() - start : 0;
+
+        progress |= table.monitor().dispatch();
+        progress |= bhs.poll();
+        progress |= dispatchReadyHandlers(ready, blockNs);
+        if (myDepth == 1 && table.takeDeletedPending()) {
+            pollSet.purgeDeleted(); // QEMU aio_free_deleted_handlers: only the outermost call frees
+        }
+        return progress;
+    }
+
+    /** QEMU aio_compute_timeout: 0 if work is pending, else the nearest deadline (-1 = none). */
+    private long computeTimeoutNs() {
+        long t = bhs.timeoutNs();
+        if (t == 0) {
+            return 0;
+        }
+        long deadline = timersDeadlineNs();
+        if (deadline == 0) {
+            return 0;
+        }
+        return PollSet.soonest(t, deadline);
+    }
+
+    private boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
+        boolean progress = false;
+        AioHandler node;
+        while ((node = ready.pop()) != null) { // bounded: nothing adds to this list while we drain it
+            progress |= dispatchHandler(node);
+            if (pollSet.maxNs() != 0 && node.inPollSet) {
+                pollSet.adjust(node, blockNs); // after dispatch, so a handler that just joined grows at once
+            }
+        }
+        return progress;
+    }
+
+    /** QEMU aio_dispatch_handler. */
+    private boolean dispatchHandler(AioHandler node) {
+        int raw = node.revents;
+        int revents = raw & node.events;
+        node.revents = 0;
+        boolean pollReady = node.pollReady;
+        node.pollReady = false;
+
+        if ((raw & Structs.POLLNVAL) != 0) {
+            onClosedFd(node);
+            return false;
+        }
+        if (!node.isDeleted() && !node.inPollSet && node.ioPoll != null) {
+            pollSet.join(node); // handlers join userspace polling once they have been ready
+        }
+        if (!node.isDeleted() && pollReady && revents == 0 && node.ioPollReady != null) {
+            pollSet.unlink(node); // a nested poll() inside io_poll_ready must not poll it again (QEMU 6d740fb01b)
+            guard.run(node.ioPollReady, "io_poll_ready", node.fd);
+            if (!node.isDeleted()) {
+                pollSet.link(node);
+            }
+            return !node.contextNotifier;
+        }
+        boolean progress = false;
+        if (!node.isDeleted() && (revents & AioHandler.READ_EVENTS) != 0 && node.ioRead != null) {
+            guard.run(node.ioRead, "io_read", node.fd);
+            progress = !node.contextNotifier;
+        }
+        if (!node.isDeleted() && (revents & AioHandler.WRITE_EVENTS) != 0 && node.ioWrite != null) {
+            guard.run(node.ioWrite, "io_write", node.fd);
+            progress = true;
+        }
+        return progress;
+    }
+
+    /** poll(2) said POLLNVAL: the fd was closed while registered. Report it and drop the handler. */
+    private void onClosedFd(AioHandler node) {
+        if (node.isDeleted() || table.lookup(node.fd) != node) {
+            return;
+        }
+        reportError("fd handler of fd " + node.fd, new ErrnoException("poll(fd=" + node.fd
+                + ") [the fd was closed while still registered; its handler was removed]", Errno.EBADF));
+        removeFdHandler(node.fd);
+    }
+
+    void runBottomHalf(BottomHalf bh) {
+        ReentrancyGuard g = bh.guard; // copy first: the callback may delete the bottom half (QEMU 7915bd06f2)
+        boolean old = g != null && g.engage();
+        try {
+            bh.callback.run();
+        } catch (RuntimeException e) {
+            reportError("bottom half '" + bh.name + "'", e);
+        } finally {
+            if (g != null) {
+                g.restore(old);
+            }
+        }
+    }
+
+    void runTimer(Timer t) {
+        try {
+            t.callback.run();
+        } catch (RuntimeException e) {
+            reportError("timer on " + t.list.clock, e);
+        }
+    }
+
+    private void reportError(String source, Throwable e) {
+        try {
+            errorHandler.onCallbackError(this, source, e);
+        } catch (RuntimeException handlerFailure) {
+            LOG.log(System.Logger.Level.ERROR, "context '" + name + "': error handler threw", handlerFailure);
+        }
+    }
+
+    /** Replaces the handler of callback exceptions. Any thread. */
+    public void setErrorHandler(CallbackErrorHandler handler) {
+        errorHandler = Objects.requireNonNull(handler, "handler");
+    }
+
+    private final class Guard implements CallbackGuard {
+        @Override
+        public void run(Runnable r, String what, int fd) {
+            try {
+                r.run();
+            } catch (RuntimeException e) {
+                reportError(what + " of fd " + fd, e);
+            }
+        }
+
+        @Override
+        public boolean poll(BooleanSupplier p, int fd) {
+            try {
+                return p.getAsBoolean();
+            } catch (RuntimeException e) {
+                reportError("io_poll of fd " + fd, e);
+                return false;
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Bottom halves
+
+    /** A reusable bottom half; delete it before the context closes. Any thread. */
+    public BottomHalf newBottomHalf(String name, Runnable callback) {
+        return newBottomHalf(name, callback, null);
+    }
+
+    /** A reusable bottom half whose runs engage {@code guard} (may be null). Any thread. */
+    public BottomHalf newBottomHalf(String name, Runnable callback, ReentrancyGuard guard) {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(callback, "callback");
+        checkOpen();
+        return bhs.create(name, callback, guard, false);
+    }
+
+    /**
+     * Runs {@code callback} once in a coming poll() and forgets it (QEMU
+     * aio_bh_schedule_oneshot): the way to call into this context from another thread. Any thread.
+     */
+    public void scheduleOneShot(String name, Runnable callback) {
+        Objects.requireNonNull(callback, "callback");
+        checkOpen();
+        bhs.enqueue(bhs.create(name, callback, null, true), BottomHalf.SCHEDULED);
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Timers
+
+    /** A timer on {@code clock} whose {@code mod} values are in {@code scale}. Any thread. */
+    public Timer newTimer(ClockType clock, TimerScale scale, Runnable callback) {
+        return newTimer(clock, scale, 0, callback);
+    }
+
+    /** {@link #newTimer(ClockType, TimerScale, Runnable)} with attribute bits. Any thread. */
+    public Timer newTimer(ClockType clock, TimerScale scale, int attributes, Runnable callback) {
+        Objects.requireNonNull(clock, "clock");
+        Objects.requireNonNull(scale, "scale");
+        Objects.requireNonNull(callback, "callback");
+        checkOpen();
+        return new Timer(timers[clock.ordinal()], scale, attributes, callback);
+    }
+
+    /** The current time of {@code clock} in ns. Any thread. */
+    public long clockNs(ClockType clock) {
+        return switch (clock) {
+            case REALTIME -> System.nanoTime();
+            case HOST -> hostNs();
+            case VIRTUAL, VIRTUAL_RT -> virtualClockNs;
+        };
+    }
+
+    private static long hostNs() {
+        java.time.Instant now = java.time.Instant.now();
+        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+    }
+
+    /** Moves the virtual clock forward by {@code deltaNs} (>= 0) and wakes the loop. Any thread. */
+    public void advanceVirtualClockNs(long deltaNs) {
+        if (deltaNs < 0) {
+            throw new IllegalArgumentException("deltaNs=" + deltaNs + " (expected >= 0: the virtual clock never goes back)");
+        }
+        synchronized (timers) {
+            virtualClockNs += deltaNs;
+        }
+        aioNotify();
+    }
+
+    /** Turns a clock on or off (QEMU qemu_clock_enable); a disabled clock's timers do not run. Any thread. */
+    public void setClockEnabled(ClockType clock, boolean enabled) {
+        synchronized (timers) {
+            int bit = 1 << clock.ordinal();
+            enabledClocks = enabled ? enabledClocks | bit : enabledClocks & ~bit;
+        }
+        aioNotify();
+    }
+
+    /** Whether {@code clock} runs its timers. Any thread. */
+    public boolean isClockEnabled(ClockType clock) {
+        return (enabledClocks & (1 << clock.ordinal())) != 0;
+    }
+
+    /**
+     * The nearest timer deadline over the enabled clocks in ns from now: 0 if one is due, -1 if
+     * none is armed. A timer on a virtual clock is either due (0) or waits for the clock to be
+     * advanced, which wakes the loop (-1): virtual time does not pass while the loop sleeps.
+     */
+    private long timersDeadlineNs() {
+        long best = -1;
+        for (TimerList tl : timers) {
+            long head = tl.headNs();
+            if (head == TimerList.NONE || !isClockEnabled(tl.clock)) {
+                continue;
+            }
+            long delta = head - clockNs(tl.clock);
+            if (delta <= 0) {
+                return 0;
+            }
+            if (tl.clock == ClockType.REALTIME || tl.clock == ClockType.HOST) {
+                best = PollSet.soonest(best, delta);
+            }
+        }
+        return best;
+    }
+
+    private boolean runTimers() {
+        boolean progress = false;
+        for (ClockType c : RUN_ORDER) { // QEMU: REALTIME, VIRTUAL, HOST, VIRTUAL_RT
+            TimerList tl = timers[c.ordinal()];
+            if (tl.headNs() != TimerList.NONE && isClockEnabled(c)) {
+                progress |= tl.run(clockNs(c));
+            }
+        }
+        return progress;
+    }
+
+    private static final ClockType[] RUN_ORDER = {ClockType.REALTIME, ClockType.VIRTUAL, ClockType.HOST, ClockType.VIRTUAL_RT};
+
+    // ------------------------------------------------------------------------------------------
+    // fd handlers
+
+    /**
+     * Registers, replaces or removes the callbacks of {@code fd} (QEMU aio_set_fd_handler).
+     * {@code ioRead} runs when the fd is readable (or hung up, or in error), {@code ioWrite} when
+     * writable. {@code ioPoll} checks readiness from userspace during adaptive polling and
+     * {@code ioPollReady} runs when it returned true; {@code ioPoll} is ignored without
+     * {@code ioPollReady}. All null removes the registration. A removed or replaced handler is
+     * never called after this returns on the home thread; from another thread, a callback that
+     * already started may finish. Any thread.
+     *
+     * @throws ErrnoException when {@code fd} is not open (EBADF) or the kernel refuses it
+     */
+    public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll, Runnable ioPollReady)
+            throws ErrnoException {
+        if (fd < 0) {
+            throw new IllegalArgumentException("fd=" + fd + " (expected a file descriptor >= 0)");
+        }
+        checkOpen();
+        if (notifier != null && fd == notifier.fd()) {
+            throw new IllegalArgumentException("fd=" + fd + " is the context's own notifier (expected a user fd)");
+        }
+        if (table.set(fd, ioRead, ioWrite, ioPoll, ioPollReady, false)) {
+            aioNotify(); // every change of what is watched kicks the loop (QEMU 321d1dba8b)
+        }
+    }
+
+    /** Removes the registration of {@code fd}, if any. Any thread. */
+    public void removeFdHandler(int fd) {
+        try {
+            if (table.set(fd, null, null, null, null, false)) {
+                aioNotify();
+            }
+        } catch (ErrnoException e) {
+            reportError("removal of fd " + fd, e); // unreachable in practice: removal tolerates closed fds
+        }
+    }
+
+    /** Sets the poll-mode begin/end callbacks of a registered fd (QEMU aio_set_event_notifier_poll). Any thread. */
+    public void setFdPollBeginEnd(int fd, Runnable ioPollBegin, Runnable ioPollEnd) {
+        table.setPollBeginEnd(fd, ioPollBegin, ioPollEnd);
+    }
+
+    /** Registers an event notifier: {@code setFdHandler(n.fd(), ioRead, null, ioPoll, ioPollReady)}. Any thread. */
+    public void setEventNotifier(EventNotifier n, Runnable ioRead, BooleanSupplier ioPoll, Runnable ioPollReady)
+            throws ErrnoException {
+        setFdHandler(n.fd(), ioRead, null, ioPoll, ioPollReady);
+    }
+
+    /** Unregisters an event notifier. Any thread. */
+    public void removeEventNotifier(EventNotifier n) {
+        removeFdHandler(n.fd());
+    }
+
+    /** The adaptive poll time of the handler of {@code fd}, or -1 if none (a diagnostic). Home thread. */
+    public long fdHandlerPollNs(int fd) {
+        checkHome("fdHandlerPollNs()");
+        AioHandler n = table.lookup(fd);
+        return n == null ? -1 : n.pollNs;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Parameters (QEMU iothread / event-loop-base properties)
+
+    /**
+     * Sets adaptive polling (QEMU aio_context_set_poll_params): spin up to {@code pollMaxNs}
+     * before blocking (0 turns polling off), growing poll times by {@code pollGrow} (0 = x2) and
+     * shrinking by {@code pollShrink} (0 = reset). Resets every handler's poll time. Any thread.
+     */
+    public void setPollParams(long pollMaxNs, long pollGrow, long pollShrink) {
+        requireNonNegative("pollMaxNs", pollMaxNs);
+        requireNonNegative("pollGrow", pollGrow);
+        requireNonNegative("pollShrink", pollShrink);
+        pollSet.setParams(pollMaxNs, pollGrow, pollShrink);
+        if (inHomeThread()) {
+            pollSet.resetPollTimes();
+        } else if (!closed) {
+            scheduleOneShot("reset-poll-times", pollSet::resetPollTimes);
+        }
+        aioNotify();
+    }
+
+    public long pollMaxNs() {
+        return pollSet.maxNs();
+    }
+
+    public long pollGrow() {
+        return pollSet.grow();
+    }
+
+    public long pollShrink() {
+        return pollSet.shrink();
+    }
+
+    /** Maximum requests an I/O engine batches per submission (0 = the engine's default). Any thread. */
+    public void setAioMaxBatch(long aioMaxBatch) {
+        requireNonNegative("aioMaxBatch", aioMaxBatch);
+        this.aioMaxBatch = aioMaxBatch;
+        aioNotify();
+    }
+
+    public long aioMaxBatch() {
+        return aioMaxBatch;
+    }
+
+    /**
+     * Sets the size limits of this context's thread pool (QEMU
+     * aio_context_set_thread_pool_params). Any thread.
+     *
+     * @throws IllegalArgumentException unless {@code 0 <= min <= max} and {@code max >= 1}
+     */
+    public void setThreadPoolParams(int min, int max) {
+        if (min < 0 || max <= 0 || min > max) {
+            throw new IllegalArgumentException("threadPoolMin=" + min + ", threadPoolMax=" + max
+                    + " (expected 0 <= threadPoolMin <= threadPoolMax and threadPoolMax >= 1)");
+        }
+        synchronized (this) {
+            threadPoolMin = min;
+            threadPoolMax = max;
+        }
+    }
+
+    public int threadPoolMin() {
+        return threadPoolMin;
+    }
+
+    public int threadPoolMax() {
+        return threadPoolMax;
+    }
+
+    static void requireNonNegative(String param, long value) {
+        if (value < 0) {
+            throw new IllegalArgumentException(param + "=" + value + " (expected 0.." + Long.MAX_VALUE + ")");
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Close
+
+    /**
+     * Closes the context on its home thread, outside {@link #poll}: pending one-shot bottom halves
+     * and armed timers are dropped, every fd registration is released, the eventfd and native
+     * memory freed. Idempotent.
+     *
+     * @throws IllegalStateException after cleaning up, naming every bottom half never deleted,
+     *     one-shot never run and timer still armed
+     */
+    @Override
+    public void close() {
+        checkHome("close()");
+        if (closed) {
+            return;
+        }
+        if (depth > 0) {
+            throw new IllegalStateException("close() of context '" + name + "' from inside its own poll() (expected outside)");
+        }
+        closed = true;
+        List<String> leaks = new ArrayList<>();
+        bhs.collectLeaks(leaks);
+        for (TimerList tl : timers) {
+            tl.collectLeaks(leaks);
+        }
+        int released = table.clear() - 1;
+        if (released > 0) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "' closed with " + released + " fd handler(s) registered; released");
+        }
+        pollSet.clear();
+        for (ReadyList r : readyLists) {
+            r.clear();
+        }
+        table.monitor().close();
+        releaseNotifier();
+        arena.close();
+        if (CURRENT.get() == this) {
+            CURRENT.remove();
+        }
+        if (!leaks.isEmpty()) {
+            throw new IllegalStateException("context '" + name + "' closed with leaks: " + String.join("; ", leaks));
+        }
+    }
+
+    /** Waits out any kick() in flight, then closes the eventfd so a late kick cannot hit a reused fd. */
+    private void releaseNotifier() {
+        KICKERS.getAndAdd(this, NOTIFY_CLOSED); // from now on kick() sees a negative count and skips the write
+        int spins = 0;
+        while ((int) KICKERS.getVolatile(this) != NOTIFY_CLOSED) { // pairs with kick()'s decrement
+            if (++spins < 1000) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
+        }
+        notifier.close();
+    }
+
+    @Override
+    public String toString() {
+        return "AioContext[" + name + ", " + fdMonitorName() + (closed ? ", closed" : "") + "]";
+    }
+
+    // ------------------------------------------------------------------------------------------
+
+    /**
+     * Options for {@link AioContext#builder()}. Not thread-safe; {@link #build()} makes the calling
+     * thread the context's home thread.
+     */
+    public static final class Builder {
+        private String name = "aio-context";
+        private FdMonitorKind kind = FdMonitorKind.fromSystemProperty();
+        private boolean epollUpgrade = true;
+        private long pollMaxNs;
+        private long pollGrow;
+        private long pollShrink;
+        private CallbackErrorHandler errorHandler = CallbackErrorHandler.logging();
+
+        private Builder() {
+        }
+
+        /** The name used in logs, errors and leak reports. */
+        public Builder name(String name) {
+            this.name = Objects.requireNonNull(name, "name");
+            return this;
+        }
+
+        /** Which kernel interface to wait on (default: the {@code jaio.fdmon} property, else POLL). */
+        public Builder fdMonitor(FdMonitorKind kind) {
+            this.kind = Objects.requireNonNull(kind, "kind");
+            return this;
+        }
+
+        /** Whether the POLL monitor may upgrade to epoll at 64 fds (default true). */
+        public Builder epollUpgrade(boolean allowed) {
+            this.epollUpgrade = allowed;
+            return this;
+        }
+
+        /** Initial adaptive-polling parameters; see {@link AioContext#setPollParams}. Default 0 (off). */
+        public Builder pollParams(long pollMaxNs, long pollGrow, long pollShrink) {
+            requireNonNegative("pollMaxNs", pollMaxNs);
+            requireNonNegative("pollGrow", pollGrow);
+            requireNonNegative("pollShrink", pollShrink);
+            this.pollMaxNs = pollMaxNs;
+            this.pollGrow = pollGrow;
+            this.pollShrink = pollShrink;
+            return this;
+        }
+
+        /** Where exceptions from callbacks go (default: logged). */
+        public Builder errorHandler(CallbackErrorHandler handler) {
+            this.errorHandler = Objects.requireNonNull(handler, "handler");
+            return this;
+        }
+
+        /** Builds the context; the calling thread becomes its home thread. */
+        public AioContext build() throws ErrnoException {
+            return new AioContext(this);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+package io.jaio;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+import io.jaio.internal.sys.Syscalls;
+
+/**
+ * Small helpers to make and use raw fds in examples and tests: non-blocking pipes and plain
+ * reads and writes. Not for hot paths (each call makes a small native buffer). Any thread.
+ */
+public final class Fds {
+    private Fds() {
+    }
+
+    /** A non-blocking, close-on-exec pipe: {@code {readFd, writeFd}}. */
+    public static int[] pipe() throws ErrnoException {
+        return Syscalls.pipe2(Syscalls.O_NONBLOCK | Syscalls.O_CLOEXEC);
+    }
+
+    /** Closes {@code fd}; EBADF and other errors are reported as an exception. */
+    public static void close(int fd) throws ErrnoException {
+        int r = Syscalls.close(fd);
+        if (r < 0) {
+            throw new ErrnoException("close(" + fd + ")", -r);
+        }
+    }
+
+    /** Writes {@code data}; returns bytes written, or {@code -errno} (for example -EAGAIN). */
+    public static long write(int fd, byte[] data) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Math.max(1, data.length));
+            MemorySegment.copy(data, 0, buf, ValueLayout.JAVA_BYTE, 0, data.length);
+            return Syscalls.write(Syscalls.threadErrnoSegment(), fd, buf, data.length);
+        }
+    }
+
+    /** Reads up to {@code max} bytes; returns them, or null with nothing to read (EAGAIN or EOF). */
+    public static byte[] read(int fd, int max) throws ErrnoException {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment buf = a.allocate(Math.max(1, max));
+            long r = Syscalls.read(Syscalls.threadErrnoSegment(), fd, buf, max);
+            if (r == -io.jaio.internal.sys.Errno.EAGAIN || r == 0) {
+                return null;
+            }
+            if (r < 0) {
+                throw new ErrnoException("read(" + fd + ")", (int) -r);
+            }
+            return buf.asSlice(0, r).toArray(ValueLayout.JAVA_BYTE);
+        }
+    }
+
+    /** Whether {@code fd} is an open descriptor of this process. */
+    public static boolean isOpen(int fd) {
+        return Syscalls.fcntlGetFd(fd) >= 0;
+    }
+}

@@ -1,0 +1,119 @@
+package io.jaio;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A timer of one context on one clock (QEMU's {@code QEMUTimer}). Made by
+ * {@link AioContext#newTimer}; reusable: arm it with {@link #mod}, disarm it with
+ * {@link #delete()}, arm it again at will. When it expires, its callback runs on the home thread
+ * during {@code poll()}, and it is disarmed before the call, so the callback may re-arm it.
+ *
+ * <p>Expiry is inclusive ({@code expire <= now} fires); timers with the same deadline fire in the
+ * order they were armed. Arming a timer so that it becomes the earliest one of its clock wakes
+ * the loop so it can shorten its sleep.
+ *
+ * <p>Threading: every method may be called from any thread (the clock's timer list has a lock).
+ * A context may not be closed while one of its timers is armed: {@code close()} reports it.
+ */
+public final class Timer {
+    private static final VarHandle EXPIRE;
+
+    static {
+        try {
+            EXPIRE = MethodHandles.lookup().findVarHandle(Timer.class, "expireNs", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    final TimerList list;
+    final TimerScale scale;
+    final int attributes;
+    final Runnable callback;
+    /** Deadline in ns on the clock, or -1 when not armed. Written under the list lock with release. */
+    @SuppressWarnings("unused")
+    private long expireNs = -1;
+    /** Position in the list's heap, or -1; guarded by the list lock. */
+    int heapIndex = -1;
+
+    Timer(TimerList list, TimerScale scale, int attributes, Runnable callback) {
+        this.list = list;
+        this.scale = scale;
+        this.attributes = attributes;
+        this.callback = callback;
+    }
+
+    void setExpire(long ns) {
+        EXPIRE.setRelease(this, ns); // pairs with getAcquire in expireTimeNs()
+    }
+
+    /** The clock this timer runs on. */
+    public ClockType clock() {
+        return list.clock;
+    }
+
+    /** The unit of {@link #mod} and {@link #modAnticipate}. */
+    public TimerScale scale() {
+        return scale;
+    }
+
+    /** The attribute bits given at creation (QEMU QEMU_TIMER_ATTR_*). */
+    public int attributes() {
+        return attributes;
+    }
+
+    /** Arms (or re-arms) the timer to expire at {@code expireNs} on its clock; negative means 0. */
+    public void modNs(long expireNs) {
+        list.mod(this, expireNs, false);
+    }
+
+    /** {@link #modNs} with the deadline in this timer's scale: {@code expire * scale}. */
+    public void mod(long expire) {
+        list.mod(this, scaled(expire), false);
+    }
+
+    /** Arms the timer at {@code expireNs} unless it is already armed to expire no later. */
+    public void modAnticipateNs(long expireNs) {
+        list.mod(this, expireNs, true);
+    }
+
+    /** {@link #modAnticipateNs} with the deadline in this timer's scale. */
+    public void modAnticipate(long expire) {
+        list.mod(this, scaled(expire), true);
+    }
+
+    /** Disarms the timer; does nothing if it is not armed. */
+    public void delete() {
+        list.delete(this);
+    }
+
+    /** Whether the timer is armed. */
+    public boolean isPending() {
+        return expireTimeNs() >= 0;
+    }
+
+    /** The deadline in ns on the clock, or -1 when the timer is not armed. */
+    public long expireTimeNs() {
+        return (long) EXPIRE.getAcquire(this); // pairs with setRelease in setExpire()
+    }
+
+    /** QEMU timer_expired: armed and due at {@code now}, given in this timer's scale. */
+    public boolean isExpired(long now) {
+        long e = expireTimeNs();
+        return e >= 0 && e <= now * scale.nanos();
+    }
+
+    private long scaled(long expire) {
+        long m = scale.nanos();
+        if (expire > Long.MAX_VALUE / m) {
+            return Long.MAX_VALUE;
+        }
+        return expire < 0 ? 0 : expire * m;
+    }
+
+    @Override
+    public String toString() {
+        return "Timer[" + list.clock + ", expire=" + expireTimeNs() + "ns]";
+    }
+}

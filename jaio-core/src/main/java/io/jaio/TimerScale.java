@@ -1,0 +1,22 @@
+package io.jaio;
+
+/**
+ * The unit of a timer's expiry values (QEMU {@code SCALE_NS/US/MS}). Deadlines are stored in
+ * nanoseconds; the scale only multiplies what {@link Timer#mod} is given.
+ */
+public enum TimerScale {
+    NS(1),
+    US(1_000),
+    MS(1_000_000);
+
+    private final long nanos;
+
+    TimerScale(long nanos) {
+        this.nanos = nanos;
+    }
+
+    /** Nanoseconds per unit. */
+    public long nanos() {
+        return nanos;
+    }
+}

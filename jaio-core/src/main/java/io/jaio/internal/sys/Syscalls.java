@@ -1,0 +1,265 @@
+package io.jaio.internal.sys;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+import io.jaio.ErrnoException;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * FFM downcalls to the C library's system-call wrappers. Only bindings live here; the logic that
+ * uses them lives with the fd monitors and the context.
+ *
+ * <p>Every method handle is {@code static final} and invoked with {@code invokeExact}. Calls that
+ * report failure through errno take a capture segment first ({@link #newErrnoSegment}); each
+ * thread that makes such calls owns one ({@link #threadErrnoSegment} for cold paths, a field of
+ * the loop for hot ones). Calls that can block are never linked {@code critical}.
+ *
+ * <p>Thread safety: all methods may be called from any thread; the capture segment passed in must
+ * belong to the calling thread.
+ */
+@SuppressWarnings("restricted")
+public final class Syscalls {
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final SymbolLookup LIBC = LINKER.defaultLookup();
+    private static final Linker.Option CCS = Linker.Option.captureCallState("errno");
+    private static final MemoryLayout CCS_LAYOUT = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CCS_LAYOUT.varHandle(MemoryLayout.PathElement.groupElement("errno"));
+
+    // <sys/eventfd.h>, <fcntl.h>: flag values for x86-64 and aarch64.
+    public static final int O_NONBLOCK = 0x800;
+    public static final int O_CLOEXEC = 0x80000;
+    public static final int EFD_NONBLOCK = O_NONBLOCK;
+    public static final int EFD_CLOEXEC = O_CLOEXEC;
+    public static final int F_GETFD = 1;
+
+    private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle WRITE = errnoCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle WRITE_NOERRNO = plainCall("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
+    private static final MethodHandle CLOSE = errnoCall("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle PIPE2 = errnoCall("pipe2", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle FCNTL = LINKER.downcallHandle(LIBC.find("fcntl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), CCS, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle PPOLL = errnoCall("ppoll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, ADDRESS, ADDRESS));
+    private static final MethodHandle EPOLL_CREATE1 = errnoCall("epoll_create1", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle EPOLL_CTL = errnoCall("epoll_ctl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle EPOLL_WAIT = errnoCall("epoll_wait", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+    /** glibc >= 2.35; null where the C library lacks it (the kernel may still lack it: ENOSYS). */
+    private static final MethodHandle EPOLL_PWAIT2 = LIBC.find("epoll_pwait2")
+            .map(s -> LINKER.downcallHandle(s, FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS), CCS))
+            .orElse(null);
+    private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+
+    private static final ThreadLocal<MemorySegment> THREAD_ERRNO = ThreadLocal.withInitial(Syscalls::newErrnoSegment);
+
+    private Syscalls() {
+    }
+
+    private static MethodHandle errnoCall(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc lacks " + name)), fd, CCS);
+    }
+
+    private static MethodHandle plainCall(String name, FunctionDescriptor fd) {
+        return LINKER.downcallHandle(LIBC.find(name).orElseThrow(() -> new UnsatisfiedLinkError("libc lacks " + name)), fd);
+    }
+
+    /** A fresh errno capture segment with automatic lifetime, for one thread's use. */
+    public static MemorySegment newErrnoSegment() {
+        return Arena.ofAuto().allocate(CCS_LAYOUT);
+    }
+
+    /** The calling thread's capture segment (a ThreadLocal lookup: cold paths only). */
+    public static MemorySegment threadErrnoSegment() {
+        return THREAD_ERRNO.get();
+    }
+
+    /** The errno captured by the last failing call that used {@code ccs}. */
+    public static int errno(MemorySegment ccs) {
+        return (int) ERRNO.get(ccs, 0L);
+    }
+
+    static String strerror(int errno) {
+        try {
+            MemorySegment p = (MemorySegment) STRERROR.invokeExact(errno);
+            return p.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            return "unknown error";
+        }
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        throw new IllegalStateException(t);
+    }
+
+    /** eventfd(2); returns the fd or throws. */
+    public static int eventfd(int initval, int flags) throws ErrnoException {
+        MemorySegment ccs = threadErrnoSegment();
+        int r;
+        try {
+            r = (int) EVENTFD.invokeExact(ccs, initval, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new ErrnoException("eventfd(" + initval + ", 0x" + Integer.toHexString(flags) + ")", errno(ccs));
+        }
+        return r;
+    }
+
+    /** read(2): bytes read, or {@code -errno}. */
+    public static long read(MemorySegment ccs, int fd, MemorySegment buf, long len) {
+        try {
+            long r = (long) READ.invokeExact(ccs, fd, buf, len);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** write(2): bytes written, or {@code -errno}. */
+    public static long write(MemorySegment ccs, int fd, MemorySegment buf, long len) {
+        try {
+            long r = (long) WRITE.invokeExact(ccs, fd, buf, len);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** write(2) without errno: for the eventfd kick, whose only failure (EAGAIN) means "already set". */
+    public static long writeNoErrno(int fd, MemorySegment buf, long len) {
+        try {
+            return (long) WRITE_NOERRNO.invokeExact(fd, buf, len);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** close(2): 0 or {@code -errno}. */
+    public static int close(int fd) {
+        MemorySegment ccs = threadErrnoSegment();
+        try {
+            int r = (int) CLOSE.invokeExact(ccs, fd);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** pipe2(2): {read fd, write fd}. */
+    public static int[] pipe2(int flags) throws ErrnoException {
+        MemorySegment ccs = threadErrnoSegment();
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment fds = a.allocate(JAVA_INT, 2);
+            int r = (int) PIPE2.invokeExact(ccs, fds, flags);
+            if (r < 0) {
+                throw new ErrnoException("pipe2(0x" + Integer.toHexString(flags) + ")", errno(ccs));
+            }
+            return new int[] {fds.getAtIndex(JAVA_INT, 0), fds.getAtIndex(JAVA_INT, 1)};
+        } catch (ErrnoException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** fcntl(fd, F_GETFD): the flags, or {@code -errno} (EBADF for a descriptor that is not open). */
+    public static int fcntlGetFd(int fd) {
+        MemorySegment ccs = threadErrnoSegment();
+        try {
+            int r = (int) FCNTL.invokeExact(ccs, fd, F_GETFD, 0);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** ppoll(2): number ready, or {@code -errno}. {@code timespec} is NULL for "forever". */
+    public static int ppoll(MemorySegment ccs, MemorySegment fds, long nfds, MemorySegment timespec) {
+        try {
+            int r = (int) PPOLL.invokeExact(ccs, fds, nfds, timespec, MemorySegment.NULL);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** epoll_create1(2). */
+    public static int epollCreate1(int flags) throws ErrnoException {
+        MemorySegment ccs = threadErrnoSegment();
+        int r;
+        try {
+            r = (int) EPOLL_CREATE1.invokeExact(ccs, flags);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+        if (r < 0) {
+            throw new ErrnoException("epoll_create1(0x" + Integer.toHexString(flags) + ")", errno(ccs));
+        }
+        return r;
+    }
+
+    /** epoll_ctl(2): 0 or {@code -errno}. */
+    public static int epollCtl(MemorySegment ccs, int epfd, int op, int fd, MemorySegment event) {
+        try {
+            int r = (int) EPOLL_CTL.invokeExact(ccs, epfd, op, fd, event);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** epoll_wait(2) with a millisecond timeout: number ready, or {@code -errno}. */
+    public static int epollWait(MemorySegment ccs, int epfd, MemorySegment events, int max, int timeoutMs) {
+        try {
+            int r = (int) EPOLL_WAIT.invokeExact(ccs, epfd, events, max, timeoutMs);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Whether the C library has epoll_pwait2 (the kernel may still answer ENOSYS). */
+    public static boolean hasEpollPwait2() {
+        return EPOLL_PWAIT2 != null;
+    }
+
+    /** epoll_pwait2(2) with a nanosecond timespec (NULL = forever): number ready, or {@code -errno}. */
+    public static int epollPwait2(MemorySegment ccs, int epfd, MemorySegment events, int max, MemorySegment timespec) {
+        try {
+            int r = (int) EPOLL_PWAIT2.invokeExact(ccs, epfd, events, max, timespec, MemorySegment.NULL);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The machine word layout of an 8-byte counter (eventfd values). */
+    public static final ValueLayout.OfLong U64 = JAVA_LONG;
+
+    /** The 8-byte value 1 in global memory: what an eventfd write adds. Never written after init. */
+    public static final MemorySegment EVENTFD_ONE = u64Constant(1);
+
+    private static MemorySegment u64Constant(long v) {
+        MemorySegment s = Arena.global().allocate(8, 8);
+        s.set(JAVA_LONG, 0, v);
+        return s;
+    }
+}
