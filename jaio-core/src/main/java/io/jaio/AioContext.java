@@ -227,6 +227,19 @@ public final class AioContext implements AutoCloseable {
         }
     }
 
+    /**
+     * The wake-up that scheduling a bottom half, arming a timer or changing an fd registration
+     * makes. From the home thread nothing is needed: it is not blocked, and before it next
+     * blocks it recomputes its timeout from the bottom-half queue, the timer heads and the
+     * registrations, so it cannot miss what it just did itself. Other threads go through
+     * {@link #aioNotify()}.
+     */
+    void wakeForChange() {
+        if (Thread.currentThread() != homeThread) {
+            aioNotify();
+        }
+    }
+
     /** Writes the eventfd, unless close() has claimed it (the counter keeps the fd from being closed under us). */
     private void kick() {
         if ((int) KICKERS.getAndAdd(this, 1) >= 0) { // pairs with the getAndAdd in releaseNotifier()
@@ -318,7 +331,12 @@ public final class AioContext implements AutoCloseable {
             int nm = (int) NOTIFY_ME.get(this);
             NOTIFY_ME.setRelease(this, nm - 2); // finish the wait before clearing; read by aioNotify()
         }
-        NOTIFIED.setVolatile(this, false); // aio_notify_accept; ordered before the BH queue exchange below
+        // aio_notify_accept. The volatile store is ordered before the bottom-half queue's exchange
+        // below (QEMU's smp_mb). When the flag is already clear there is nothing to order; a notify
+        // racing with this read leaves it set, which only costs one non-blocking iteration later.
+        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the store in aioNotify()
+            NOTIFIED.setVolatile(this, false);
+        }
         long blockNs = pollMaxNs != 0 ? System.nanoTime() - start : 0;
 
         progress |= table.monitor().dispatch();
@@ -598,7 +616,7 @@ public final class AioContext implements AutoCloseable {
             throw new IllegalArgumentException("fd=" + fd + " is the context's own notifier (expected a user fd)");
         }
         if (table.set(fd, ioRead, ioWrite, ioPoll, ioPollReady, false)) {
-            aioNotify(); // every change of what is watched kicks the loop (QEMU 321d1dba8b)
+            wakeForChange(); // every change of what is watched kicks the loop (QEMU 321d1dba8b)
         }
     }
 
@@ -606,7 +624,7 @@ public final class AioContext implements AutoCloseable {
     public void removeFdHandler(int fd) {
         try {
             if (table.set(fd, null, null, null, null, false)) {
-                aioNotify();
+                wakeForChange();
             }
         } catch (ErrnoException e) {
             reportError("removal of fd " + fd, e); // unreachable in practice: removal tolerates closed fds

@@ -22,7 +22,7 @@ public final class IOThread implements AutoCloseable {
     private volatile Throwable failure;
     /** Written by the stop bottom half on the IOThread; read by its loop. */
     private boolean running = true;
-    private volatile boolean stopping;
+    private final java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
 
     private IOThread(String name, AioContext.Builder builder) {
         this.thread = Thread.ofPlatform().name("IO " + name).unstarted(() -> run(builder));
@@ -110,11 +110,11 @@ public final class IOThread implements AutoCloseable {
         if (Thread.currentThread() == thread) {
             throw new IllegalStateException("IOThread '" + thread.getName() + "' cannot stop itself (expected another thread)");
         }
-        if (!stopping) {
-            stopping = true;
-            AioContext c = ctx;
-            if (!c.isClosed()) {
-                c.scheduleOneShot("iothread-stop", () -> running = false);
+        if (stopping.compareAndSet(false, true)) {
+            try {
+                ctx.scheduleOneShot("iothread-stop", () -> running = false);
+            } catch (IllegalStateException closed) {
+                // the loop already ended (it died of an exception); join() reports why
             }
         }
         join();

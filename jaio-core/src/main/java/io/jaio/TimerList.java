@@ -38,6 +38,7 @@ final class TimerList {
 
     /** QEMU timer_mod_ns / timer_mod_anticipate_ns. */
     void mod(Timer t, long expireNs, boolean anticipate) {
+        ctx.checkOpen();
         long e = Math.max(expireNs, 0);
         boolean becameHead;
         synchronized (this) {
@@ -52,7 +53,7 @@ final class TimerList {
             headNs = deadlines[0];
         }
         if (becameHead) {
-            ctx.aioNotify(); // QEMU timerlist_notify: let a sleeping loop recompute its deadline
+            ctx.wakeForChange(); // QEMU timerlist_notify: let a sleeping loop recompute its deadline
         }
     }
 
