@@ -21,6 +21,7 @@ import io.jaio.internal.fdmon.ReadyList;
 import io.jaio.internal.sys.Errno;
 import io.jaio.internal.sys.Structs;
 import io.jaio.internal.sys.Syscalls;
+import io.jaio.internal.uring.UringFdMonitor;
 
 /**
  * An event loop after QEMU's {@code AioContext}: bottom halves, fd handlers, event notifiers and
@@ -84,6 +85,11 @@ public final class AioContext implements AutoCloseable {
     private final EventNotifier notifier;
     private final MemorySegment notifierBuf;
     private final MemorySegment homeErrno = Syscalls.newErrnoSegment();
+    /** The submission API, or null when this context does not run on io_uring. */
+    private final UringRequests uring;
+    private final IoUring ioUring;
+    /** Why io_uring is not used (null when it is). */
+    private final String ioUringUnavailable;
 
     /** 2 x the home thread's poll() calls in their blocking phase; home thread writes, any reads. */
     @SuppressWarnings("unused")
@@ -113,7 +119,7 @@ public final class AioContext implements AutoCloseable {
         this.homeThread = Thread.currentThread();
         this.errorHandler = b.errorHandler;
         this.bhs = new BhQueue(this);
-        this.table = new HandlerTable(arena, name, b.kind == FdMonitorKind.POLL && b.epollUpgrade);
+        this.table = new HandlerTable(arena, name, b.epollUpgrade);
         this.pollSet = new PollSet(table, guard);
         this.pollSet.setParams(b.pollMaxNs, b.pollGrow, b.pollShrink);
         int enabled = 0;
@@ -129,8 +135,33 @@ public final class AioContext implements AutoCloseable {
         }
         this.notifierBuf = arena.allocate(8, 8);
         EventNotifier n = null;
+        UringFdMonitor um = null;
+        String unavailable = null;
         try {
-            table.setMonitor(b.kind == FdMonitorKind.EPOLL ? new EpollFdMonitor(table, arena) : new PollFdMonitor(table, arena));
+            if (b.kind == FdMonitorKind.IO_URING) {
+                if (!b.allowIoUring) {
+                    unavailable = "io_uring disabled for this context (Builder.allowIoUring(false))";
+                } else {
+                    try {
+                        um = new UringFdMonitor(table, arena, b.ioUringEntries);
+                    } catch (ErrnoException e) {
+                        unavailable = e.getMessage();
+                    }
+                }
+                if (um == null) {
+                    String why = unavailable;
+                    LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "': io_uring unavailable (" + why
+                            + "); falling back to poll/epoll");
+                }
+            }
+            if (um != null) {
+                table.setEpollUpgradeAllowed(false);
+                table.setMonitor(um);
+            } else if (b.kind == FdMonitorKind.EPOLL) {
+                table.setMonitor(new EpollFdMonitor(table, arena));
+            } else {
+                table.setMonitor(new PollFdMonitor(table, arena));
+            }
             n = EventNotifier.create(false);
             table.set(n.fd(), this::onNotifierRead, null, this::isNotified, AioContext::noop, true);
         } catch (ErrnoException | RuntimeException e) {
@@ -144,6 +175,15 @@ public final class AioContext implements AutoCloseable {
             throw e;
         }
         this.notifier = n;
+        this.ioUringUnavailable = unavailable;
+        if (um != null) {
+            this.uring = new UringRequests(this, um);
+            um.setSink(uring);
+            this.ioUring = new IoUring(this, uring);
+        } else {
+            this.uring = null;
+            this.ioUring = null;
+        }
     }
 
     /** A context on the default fd monitor ({@link FdMonitorKind#fromSystemProperty()}). */
@@ -190,7 +230,7 @@ public final class AioContext implements AutoCloseable {
         return Thread.currentThread() == homeThread;
     }
 
-    /** "poll" or "epoll": the monitor in use now (poll upgrades to epoll at 64 fds). */
+    /** "io_uring", "poll" or "epoll": the monitor in use now (poll upgrades to epoll at 64 fds). */
     public String fdMonitorName() {
         return table.monitor().name();
     }
@@ -350,6 +390,9 @@ public final class AioContext implements AutoCloseable {
 
     /** QEMU aio_compute_timeout: 0 if work is pending, else the nearest deadline (-1 = none). */
     private long computeTimeoutNs() {
+        if (table.monitor().hasPendingDispatch()) {
+            return 0; // reaped completions wait for dispatch (QEMU would sleep on them in a nested poll)
+        }
         long t = bhs.timeoutNs();
         if (t == 0) {
             return 0;
@@ -429,6 +472,14 @@ public final class AioContext implements AutoCloseable {
             if (g != null) {
                 g.restore(old);
             }
+        }
+    }
+
+    void runCqeHandler(CqeHandler h, int res, int flags) {
+        try {
+            h.onCompletion(res, flags);
+        } catch (RuntimeException e) {
+            reportError("CQE handler " + h, e);
         }
     }
 
@@ -655,6 +706,62 @@ public final class AioContext implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
+    // io_uring submission (QEMU aio_add_sqe)
+
+    /** Whether this context runs on io_uring, so {@link #addSqe} and {@link #ioUring()} work. Any thread. */
+    public boolean hasIoUring() {
+        return uring != null;
+    }
+
+    /** Why this context does not use io_uring (the kernel's answer, or the builder's choice), or null. */
+    public String ioUringUnavailableReason() {
+        return ioUringUnavailable;
+    }
+
+    void checkSubmit(String what) {
+        checkHome(what);
+        checkOpen();
+        if (uring == null) {
+            throw new IllegalStateException(what + " on context '" + name + "', which does not run on io_uring ("
+                    + ioUringUnavailable + "); check hasIoUring() first");
+        }
+    }
+
+    /**
+     * Submits one io_uring request (QEMU aio_add_sqe): {@code prep} fills the entry, and
+     * {@code handler} receives the completion on the home thread in a later poll(), never inside
+     * this call. The kernel sees the entry at the next poll() (or at once if the submission queue
+     * had to be flushed). Home thread only.
+     *
+     * @throws IllegalStateException without io_uring, on a closed context, or if {@code handler}
+     *     is still in flight
+     */
+    public void addSqe(SqePreparer prep, CqeHandler handler) {
+        Objects.requireNonNull(prep, "prep");
+        Objects.requireNonNull(handler, "handler");
+        checkSubmit("addSqe()");
+        Sqe sqe;
+        try {
+            sqe = uring.begin(handler);
+        } catch (ErrnoException e) {
+            throw new IllegalStateException("io_uring submission queue of context '" + name + "' stays full", e);
+        }
+        try {
+            prep.prepare(sqe);
+        } catch (RuntimeException e) {
+            uring.abort();
+            throw e;
+        }
+        uring.commit(handler);
+    }
+
+    /** Typed io_uring operations on this context. Home thread; throws without io_uring. */
+    public IoUring ioUring() {
+        checkSubmit("ioUring()");
+        return ioUring;
+    }
+
+    // ------------------------------------------------------------------------------------------
     // Parameters (QEMU iothread / event-loop-base properties)
 
     /**
@@ -807,6 +914,8 @@ public final class AioContext implements AutoCloseable {
         private long pollGrow;
         private long pollShrink;
         private CallbackErrorHandler errorHandler = CallbackErrorHandler.logging();
+        private boolean allowIoUring = true;
+        private int ioUringEntries = 256;
 
         private Builder() {
         }
@@ -837,6 +946,24 @@ public final class AioContext implements AutoCloseable {
             this.pollMaxNs = pollMaxNs;
             this.pollGrow = pollGrow;
             this.pollShrink = pollShrink;
+            return this;
+        }
+
+        /**
+         * Whether an IO_URING context may use io_uring (default true). With false it falls back
+         * exactly as when the kernel refuses io_uring: tests use it to exercise the fallback.
+         */
+        public Builder allowIoUring(boolean allowed) {
+            this.allowIoUring = allowed;
+            return this;
+        }
+
+        /** Submission-queue size of the io_uring monitor, 1..32768 (default 256; the CQ is twice that). */
+        public Builder ioUringEntries(int entries) {
+            if (entries < 1 || entries > 32768) {
+                throw new IllegalArgumentException("ioUringEntries=" + entries + " (expected 1..32768)");
+            }
+            this.ioUringEntries = entries;
             return this;
         }
 

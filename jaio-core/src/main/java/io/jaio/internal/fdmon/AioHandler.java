@@ -53,6 +53,10 @@ public final class AioHandler {
     public long pollNs;
     /** When this handler leaves the poll set if it stays idle (0 = unset); io_uring only. */
     public long pollIdleTimeoutNs;
+    /** io_uring monitor: slot of the armed POLL_ADD, or -1. */
+    public int uringSlot = -1;
+    /** io_uring monitor: user_data of the armed POLL_ADD. */
+    public long uringUserData;
 
     public AioHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll, Runnable ioPollReady,
             boolean contextNotifier) {

@@ -39,6 +39,11 @@ public interface FdMonitor {
         return false;
     }
 
+    /** Whether completions are queued for {@link #dispatch()}: a blocking poll must not sleep. */
+    default boolean hasPendingDispatch() {
+        return false;
+    }
+
     /** Whether the monitor can check readiness from userspace, so idle poll handlers may leave. */
     default boolean supportsUserspacePolling() {
         return false;

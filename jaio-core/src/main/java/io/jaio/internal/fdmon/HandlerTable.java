@@ -251,6 +251,11 @@ public final class HandlerTable {
         }
     }
 
+    /** Set while the context is built: only a poll(2) monitor may upgrade. */
+    public void setEpollUpgradeAllowed(boolean allowed) {
+        epollUpgradeAllowed = allowed;
+    }
+
     public boolean epollUpgradeAllowed() {
         return epollUpgradeAllowed;
     }
