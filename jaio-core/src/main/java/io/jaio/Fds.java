@@ -51,6 +51,43 @@ public final class Fds {
         }
     }
 
+    /** open(2) flags, for {@link #open}. */
+    public static final int O_RDONLY = Syscalls.O_RDONLY;
+    public static final int O_WRONLY = Syscalls.O_WRONLY;
+    public static final int O_RDWR = Syscalls.O_RDWR;
+    public static final int O_CREAT = Syscalls.O_CREAT;
+    public static final int O_EXCL = Syscalls.O_EXCL;
+    public static final int O_TRUNC = Syscalls.O_TRUNC;
+    public static final int O_DIRECT = Syscalls.O_DIRECT;
+
+    /** Opens {@code path} (always close-on-exec) and returns the fd. */
+    public static int open(String path, int flags, int mode) throws ErrnoException {
+        try (Arena a = Arena.ofConfined()) {
+            int r = Syscalls.open(Syscalls.threadErrnoSegment(), a.allocateFrom(path), flags, mode);
+            if (r < 0) {
+                throw new ErrnoException("open(" + path + ", 0x" + Integer.toHexString(flags) + ")", -r);
+            }
+            return r;
+        }
+    }
+
+    /** The size of the open file {@code fd} (lseek to the end). */
+    public static long size(int fd) throws ErrnoException {
+        long r = Syscalls.lseek(Syscalls.threadErrnoSegment(), fd, 0, Syscalls.SEEK_END);
+        if (r < 0) {
+            throw new ErrnoException("lseek(" + fd + ", 0, SEEK_END)", (int) -r);
+        }
+        return r;
+    }
+
+    /** Sets the size of the open file {@code fd}. */
+    public static void truncate(int fd, long length) throws ErrnoException {
+        int r = Syscalls.ftruncate(Syscalls.threadErrnoSegment(), fd, length);
+        if (r < 0) {
+            throw new ErrnoException("ftruncate(" + fd + ", " + length + ")", -r);
+        }
+    }
+
     /** Whether {@code fd} is an open descriptor of this process. */
     public static boolean isOpen(int fd) {
         return Syscalls.fcntlGetFd(fd) >= 0;

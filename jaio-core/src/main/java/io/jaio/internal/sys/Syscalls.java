@@ -59,6 +59,16 @@ public final class Syscalls {
     private static final MethodHandle EPOLL_PWAIT2 = LIBC.find("epoll_pwait2")
             .map(s -> LINKER.downcallHandle(s, FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, ADDRESS), CCS))
             .orElse(null);
+    private static final MethodHandle OPEN = LINKER.downcallHandle(LIBC.find("open").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), CCS, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle PREAD = errnoCall("pread64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITE = errnoCall("pwrite64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle PWRITEV2 = errnoCall("pwritev2",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle FDATASYNC = errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+    private static final MethodHandle FALLOCATE = errnoCall("fallocate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle LSEEK = errnoCall("lseek64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle FTRUNCATE = errnoCall("ftruncate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     private static final ThreadLocal<MemorySegment> THREAD_ERRNO = ThreadLocal.withInitial(Syscalls::newErrnoSegment);
@@ -245,6 +255,104 @@ public final class Syscalls {
     public static int epollPwait2(MemorySegment ccs, int epfd, MemorySegment events, int max, MemorySegment timespec) {
         try {
             int r = (int) EPOLL_PWAIT2.invokeExact(ccs, epfd, events, max, timespec, MemorySegment.NULL);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    // <fcntl.h>, <linux/falloc.h>, <unistd.h>: values for x86-64 and aarch64
+    public static final int O_RDONLY = 0;
+    public static final int O_WRONLY = 1;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0x40;
+    public static final int O_EXCL = 0x80;
+    public static final int O_TRUNC = 0x200;
+    /** O_DIRECT: 040000 on x86-64, 0200000 on aarch64. */
+    public static final int O_DIRECT = "aarch64".equals(System.getProperty("os.arch")) ? 0x10000 : 0x4000;
+    public static final int FALLOC_FL_KEEP_SIZE = 0x01;
+    public static final int FALLOC_FL_PUNCH_HOLE = 0x02;
+    public static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    public static final int RWF_DSYNC = 0x02;
+    public static final int SEEK_SET = 0;
+    public static final int SEEK_END = 2;
+    public static final int SEEK_DATA = 3;
+    public static final int SEEK_HOLE = 4;
+
+    /** open(path, flags, mode): the fd, or {@code -errno}. {@code path} is a NUL-terminated string. */
+    public static int open(MemorySegment ccs, MemorySegment path, int flags, int mode) {
+        try {
+            int r = (int) OPEN.invokeExact(ccs, path, flags | O_CLOEXEC, mode);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** pread(2): bytes read, or {@code -errno}. */
+    public static long pread(MemorySegment ccs, int fd, MemorySegment buf, long len, long offset) {
+        try {
+            long r = (long) PREAD.invokeExact(ccs, fd, buf, len, offset);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** pwrite(2): bytes written, or {@code -errno}. */
+    public static long pwrite(MemorySegment ccs, int fd, MemorySegment buf, long len, long offset) {
+        try {
+            long r = (long) PWRITE.invokeExact(ccs, fd, buf, len, offset);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** pwritev2(2) of {@code iovcnt} iovecs with RWF_* flags: bytes written, or {@code -errno}. */
+    public static long pwritev2(MemorySegment ccs, int fd, MemorySegment iov, int iovcnt, long offset, int flags) {
+        try {
+            long r = (long) PWRITEV2.invokeExact(ccs, fd, iov, iovcnt, offset, flags);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** fdatasync(2): 0 or {@code -errno}. */
+    public static int fdatasync(MemorySegment ccs, int fd) {
+        try {
+            int r = (int) FDATASYNC.invokeExact(ccs, fd);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** fallocate(2): 0 or {@code -errno}. */
+    public static int fallocate(MemorySegment ccs, int fd, int mode, long offset, long len) {
+        try {
+            int r = (int) FALLOCATE.invokeExact(ccs, fd, mode, offset, len);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** lseek(2): the new offset, or {@code -errno} (ENXIO from SEEK_DATA/SEEK_HOLE past the end). */
+    public static long lseek(MemorySegment ccs, int fd, long offset, int whence) {
+        try {
+            long r = (long) LSEEK.invokeExact(ccs, fd, offset, whence);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** ftruncate(2): 0 or {@code -errno}. */
+    public static int ftruncate(MemorySegment ccs, int fd, long length) {
+        try {
+            int r = (int) FTRUNCATE.invokeExact(ccs, fd, length);
             return r < 0 ? -errno(ccs) : r;
         } catch (Throwable t) {
             throw rethrow(t);
