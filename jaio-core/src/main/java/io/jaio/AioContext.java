@@ -108,6 +108,8 @@ public final class AioContext implements AutoCloseable {
     private volatile long aioMaxBatch;
     private volatile int threadPoolMin;
     private volatile int threadPoolMax = 64;
+    /** Made on first use by the home thread; read by setThreadPoolParams from any thread. */
+    private volatile ThreadPool threadPool;
 
     // ---- home-thread state ----
     private int depth;
@@ -491,6 +493,18 @@ public final class AioContext implements AutoCloseable {
         }
     }
 
+    /** Reports a callback failure from the home thread. */
+    void reportCallbackError(String source, Throwable e) {
+        reportError(source, e);
+    }
+
+    /** Reports a failure met on another thread (a pool worker) through the home thread. */
+    void scheduleErrorReport(String source, Throwable e) {
+        if (!closed) {
+            scheduleOneShot("error-report", () -> reportError(source, e));
+        }
+    }
+
     private void reportError(String source, Throwable e) {
         try {
             errorHandler.onCallbackError(this, source, e);
@@ -819,7 +833,27 @@ public final class AioContext implements AutoCloseable {
         synchronized (this) {
             threadPoolMin = min;
             threadPoolMax = max;
+            ThreadPool p = threadPool;
+            if (p != null) {
+                p.updateParams(min, max);
+            }
         }
+    }
+
+    /**
+     * This context's thread pool, made on first use (QEMU aio_get_thread_pool). Home thread.
+     */
+    public ThreadPool threadPool() {
+        checkHome("threadPool()");
+        checkOpen();
+        ThreadPool p = threadPool;
+        if (p == null) {
+            synchronized (this) { // orders creation against setThreadPoolParams
+                p = new ThreadPool(this);
+                threadPool = p;
+            }
+        }
+        return p;
     }
 
     public int threadPoolMin() {
@@ -856,8 +890,12 @@ public final class AioContext implements AutoCloseable {
         if (depth > 0) {
             throw new IllegalStateException("close() of context '" + name + "' from inside its own poll() (expected outside)");
         }
-        closed = true;
         List<String> leaks = new ArrayList<>();
+        ThreadPool p = threadPool;
+        if (p != null) {
+            p.close(leaks); // before 'closed': finishing workers still schedule the completion BH
+        }
+        closed = true;
         bhs.collectLeaks(leaks);
         for (TimerList tl : timers) {
             tl.collectLeaks(leaks);
