@@ -88,6 +88,34 @@ public final class Fds {
         }
     }
 
+    /** pread into {@code buf}: bytes, 0 at end of file, or {@code -errno}. Blocks on storage. */
+    public static long pread(int fd, MemorySegment buf, long offset) {
+        return Syscalls.pread(Syscalls.threadErrnoSegment(), fd, buf, buf.byteSize(), offset);
+    }
+
+    /** pwrite of {@code buf}: bytes, or {@code -errno}. Blocks on storage. */
+    public static long pwrite(int fd, MemorySegment buf, long offset) {
+        return Syscalls.pwrite(Syscalls.threadErrnoSegment(), fd, buf, buf.byteSize(), offset);
+    }
+
+    /** fdatasync: 0 or {@code -errno}. */
+    public static int fdatasync(int fd) {
+        return Syscalls.fdatasync(Syscalls.threadErrnoSegment(), fd);
+    }
+
+    /**
+     * lseek with SEEK_DATA ({@code data}) or SEEK_HOLE: the offset found, or {@code -errno}
+     * ({@code -ENXIO} when no data follows {@code offset}).
+     */
+    public static long seekDataOrHole(int fd, long offset, boolean data) {
+        return Syscalls.lseek(Syscalls.threadErrnoSegment(), fd, offset, data ? Syscalls.SEEK_DATA : Syscalls.SEEK_HOLE);
+    }
+
+    /** posix_fadvise(POSIX_FADV_WILLNEED): start reading a range into the page cache; 0 or an errno. */
+    public static int adviseWillNeed(int fd, long offset, long length) {
+        return Syscalls.fadvise(fd, offset, length, 3);
+    }
+
     /** Whether {@code fd} is an open descriptor of this process. */
     public static boolean isOpen(int fd) {
         return Syscalls.fcntlGetFd(fd) >= 0;

@@ -69,6 +69,20 @@ public final class Syscalls {
     private static final MethodHandle FALLOCATE = errnoCall("fallocate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle LSEEK = errnoCall("lseek64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FTRUNCATE = errnoCall("ftruncate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle SOCKET = errnoCall("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle BIND = errnoCall("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle LISTEN = errnoCall("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle ACCEPT4 = errnoCall("accept4", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
+    private static final MethodHandle CONNECT = errnoCall("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SETSOCKOPT = errnoCall("setsockopt",
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle GETSOCKNAME = errnoCall("getsockname", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS));
+    private static final MethodHandle SHUTDOWN = errnoCall("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle RECV = errnoCall("recv", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle SEND = errnoCall("send", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle SENDMSG = errnoCall("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
+    private static final MethodHandle SOCKETPAIR = errnoCall("socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+    private static final MethodHandle POSIX_FADVISE = plainCall("posix_fadvise64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
     private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     private static final ThreadLocal<MemorySegment> THREAD_ERRNO = ThreadLocal.withInitial(Syscalls::newErrnoSegment);
@@ -354,6 +368,137 @@ public final class Syscalls {
         try {
             int r = (int) FTRUNCATE.invokeExact(ccs, fd, length);
             return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** socket(2): the fd, or {@code -errno}. */
+    public static int socket(MemorySegment ccs, int domain, int type, int protocol) {
+        try {
+            int r = (int) SOCKET.invokeExact(ccs, domain, type, protocol);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** bind(2): 0 or {@code -errno}. */
+    public static int bind(MemorySegment ccs, int fd, MemorySegment addr, int len) {
+        try {
+            int r = (int) BIND.invokeExact(ccs, fd, addr, len);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** listen(2): 0 or {@code -errno}. */
+    public static int listen(MemorySegment ccs, int fd, int backlog) {
+        try {
+            int r = (int) LISTEN.invokeExact(ccs, fd, backlog);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** accept4(2) without the peer address: the fd, or {@code -errno}. */
+    public static int accept4(MemorySegment ccs, int fd, int flags) {
+        try {
+            int r = (int) ACCEPT4.invokeExact(ccs, fd, MemorySegment.NULL, MemorySegment.NULL, flags);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** connect(2): 0 or {@code -errno}. */
+    public static int connect(MemorySegment ccs, int fd, MemorySegment addr, int len) {
+        try {
+            int r = (int) CONNECT.invokeExact(ccs, fd, addr, len);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** setsockopt(2) with an int value: 0 or {@code -errno}. */
+    public static int setsockoptInt(MemorySegment ccs, int fd, int level, int name, int value) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            v.set(JAVA_INT, 0, value);
+            int r = (int) SETSOCKOPT.invokeExact(ccs, fd, level, name, v, 4);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** getsockname(2) into {@code addr} (len in/out in {@code lenp}): 0 or {@code -errno}. */
+    public static int getsockname(MemorySegment ccs, int fd, MemorySegment addr, MemorySegment lenp) {
+        try {
+            int r = (int) GETSOCKNAME.invokeExact(ccs, fd, addr, lenp);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** shutdown(2): 0 or {@code -errno}. */
+    public static int shutdown(MemorySegment ccs, int fd, int how) {
+        try {
+            int r = (int) SHUTDOWN.invokeExact(ccs, fd, how);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** recv(2): bytes, 0 at EOF, or {@code -errno}. */
+    public static long recv(MemorySegment ccs, int fd, MemorySegment buf, long len, int flags) {
+        try {
+            long r = (long) RECV.invokeExact(ccs, fd, buf, len, flags);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** send(2): bytes, or {@code -errno}. */
+    public static long send(MemorySegment ccs, int fd, MemorySegment buf, long len, int flags) {
+        try {
+            long r = (long) SEND.invokeExact(ccs, fd, buf, len, flags);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** sendmsg(2): bytes, or {@code -errno}. */
+    public static long sendmsg(MemorySegment ccs, int fd, MemorySegment msghdr, int flags) {
+        try {
+            long r = (long) SENDMSG.invokeExact(ccs, fd, msghdr, flags);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** socketpair(2) into {@code fds} (two ints): 0 or {@code -errno}. */
+    public static int socketpair(MemorySegment ccs, int domain, int type, int protocol, MemorySegment fds) {
+        try {
+            int r = (int) SOCKETPAIR.invokeExact(ccs, domain, type, protocol, fds);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** posix_fadvise(2): 0 or a positive errno (it does not use errno). */
+    public static int fadvise(int fd, long offset, long len, int advice) {
+        try {
+            return (int) POSIX_FADVISE.invokeExact(fd, offset, len, advice);
         } catch (Throwable t) {
             throw rethrow(t);
         }
