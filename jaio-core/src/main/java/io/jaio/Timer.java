@@ -15,6 +15,8 @@ import java.lang.invoke.VarHandle;
  *
  * <p>Threading: every method may be called from any thread (the clock's timer list has a lock).
  * A context may not be closed while one of its timers is armed: {@code close()} reports it.
+ * Arming a timer of a closed context throws {@link IllegalStateException}, as scheduling a
+ * bottom half there does.
  */
 public final class Timer {
     private static final VarHandle EXPIRE;

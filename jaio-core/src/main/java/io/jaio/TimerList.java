@@ -38,7 +38,7 @@ final class TimerList {
 
     /** QEMU timer_mod_ns / timer_mod_anticipate_ns. */
     void mod(Timer t, long expireNs, boolean anticipate) {
-        ctx.checkOpen();
+        ctx.checkOpen(); // an armed timer of a closed context would never fire nor be reported
         long e = Math.max(expireNs, 0);
         boolean becameHead;
         synchronized (this) {
