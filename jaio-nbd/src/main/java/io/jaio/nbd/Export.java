@@ -1,0 +1,82 @@
+package io.jaio.nbd;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import io.jaio.ErrnoException;
+import io.jaio.Fds;
+
+/**
+ * The served image: an open fd, its size and the export's flags. Immutable after open; any
+ * thread (the fd is shared by every connection's file engine).
+ */
+final class Export {
+    final String name;
+    final String path;
+    final int fd;
+    final long size;
+    final boolean readOnly;
+    final boolean direct;
+    final int transmissionFlags;
+
+    private Export(String name, String path, int fd, long size, boolean readOnly, boolean direct, boolean multiConn) {
+        this.name = name;
+        this.path = path;
+        this.fd = fd;
+        this.size = size;
+        this.readOnly = readOnly;
+        this.direct = direct;
+        int f = Nbd.TF_HAS_FLAGS | Nbd.TF_SEND_FLUSH | Nbd.TF_SEND_FUA | Nbd.TF_SEND_DF | Nbd.TF_SEND_CACHE;
+        if (readOnly) {
+            f |= Nbd.TF_READ_ONLY;
+        } else {
+            f |= Nbd.TF_SEND_TRIM | Nbd.TF_SEND_WRITE_ZEROES | Nbd.TF_SEND_FAST_ZERO;
+        }
+        if (multiConn) {
+            // One file and one page cache behind every connection: a flush on any connection
+            // makes every acknowledged write durable, which is what multi-conn promises.
+            f |= Nbd.TF_CAN_MULTI_CONN;
+        }
+        this.transmissionFlags = f;
+    }
+
+    /**
+     * Opens {@code path}. Errors are one clear line: missing, a directory, unreadable, empty.
+     */
+    static Export open(String name, String path, boolean readOnly, boolean direct, boolean multiConn) throws ServeOptions.UsageException {
+        Path p = Path.of(path);
+        if (!Files.exists(p)) {
+            throw new ServeOptions.UsageException("image " + path + " does not exist (expected a raw image file or block device)");
+        }
+        if (Files.isDirectory(p)) {
+            throw new ServeOptions.UsageException("image " + path + " is a directory (expected a raw image file or block device)");
+        }
+        int flags = (readOnly ? Fds.O_RDONLY : Fds.O_RDWR) | (direct ? Fds.O_DIRECT : 0);
+        int fd;
+        try {
+            fd = Fds.open(path, flags, 0);
+        } catch (ErrnoException e) {
+            throw new ServeOptions.UsageException("cannot open image " + path + ": " + e.getMessage());
+        }
+        long size;
+        try {
+            size = Fds.size(fd);
+        } catch (ErrnoException e) {
+            closeQuietly(fd);
+            throw new ServeOptions.UsageException("cannot size image " + path + ": " + e.getMessage());
+        }
+        return new Export(name, path, fd, size, readOnly, direct, multiConn);
+    }
+
+    private static void closeQuietly(int fd) {
+        try {
+            Fds.close(fd);
+        } catch (ErrnoException ignored) {
+            // already failing; the first error is the one reported
+        }
+    }
+
+    void close() {
+        closeQuietly(fd);
+    }
+}

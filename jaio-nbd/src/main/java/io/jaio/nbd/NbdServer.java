@@ -1,0 +1,234 @@
+package io.jaio.nbd;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import io.jaio.AioContext;
+import io.jaio.ErrnoException;
+import io.jaio.FdMonitorKind;
+import io.jaio.Fds;
+import io.jaio.FileIoEngine;
+import io.jaio.FileIoEngines;
+import io.jaio.IOThread;
+import io.jaio.Sockets;
+
+/**
+ * The NBD server: a listening socket on the main thread's context, and connections spread
+ * round-robin over IOThreads, each with its own file engine on the shared image fd.
+ *
+ * <p>Threading: {@link #run()} on the thread that built the server (the main context's home
+ * thread); {@link Worker} methods on their IOThread; {@link #requestShutdown()} from any thread.
+ */
+final class NbdServer {
+    private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
+    /** How long a graceful stop waits for connections to finish their requests. */
+    private static final long DRAIN_TIMEOUT_NS = 10_000_000_000L;
+
+    private final ServeOptions opts;
+    private final Export export;
+    private final AioContext main;
+    private final List<Worker> workers = new ArrayList<>();
+    private final int listenFd;
+    private int nextWorker;
+    private int clients;
+    private boolean everConnected;
+    private boolean listening;
+    private volatile boolean stopRequested;
+    private boolean stopping;
+    private long stopDeadline;
+
+    /** One IOThread and what its connections share. Fields are read on that thread only. */
+    static final class Worker {
+        final IOThread thread;
+        final AioContext ctx;
+        final Export export;
+        final boolean verbose;
+        final NbdServer server;
+        FileIoEngine engine;
+        final List<NbdConnection> connections = new ArrayList<>();
+
+        Worker(NbdServer server, IOThread thread, Export export, boolean verbose) {
+            this.server = server;
+            this.thread = thread;
+            this.ctx = thread.context();
+            this.export = export;
+            this.verbose = verbose;
+        }
+
+        void accept(int fd, String peer, boolean threads) {
+            if (engine == null) {
+                engine = threads || !ctx.hasIoUring() ? FileIoEngines.threadPool(ctx) : FileIoEngines.ioUring(ctx);
+            }
+            NbdConnection c = new NbdConnection(this, fd, peer);
+            connections.add(c);
+            if (verbose) {
+                LOG.log(System.Logger.Level.INFO, () -> peer + ": connected (" + engine.name() + ")");
+            }
+            c.start();
+        }
+
+        void connectionClosed(NbdConnection c) {
+            connections.remove(c);
+            if (verbose) {
+                LOG.log(System.Logger.Level.INFO, () -> c.peer + ": closed");
+            }
+            server.main.scheduleOneShot("nbd-client-left", server::onClientLeft);
+        }
+
+        /** Stops every connection taking requests; they close once their replies are out. */
+        void drain() {
+            for (NbdConnection c : List.copyOf(connections)) {
+                c.beginClose(null, false);
+            }
+        }
+    }
+
+    NbdServer(ServeOptions opts, Export export, AioContext main) throws ErrnoException, java.net.UnknownHostException {
+        this.opts = opts;
+        this.export = export;
+        this.main = main;
+        this.listenFd = opts.socketPath != null ? Sockets.listenUnix(opts.socketPath, 128)
+                : Sockets.listenTcp(opts.bind, opts.port, 128);
+        for (int i = 0; i < opts.iothreads; i++) {
+            AioContext.Builder b = AioContext.builder().name("nbd-io" + i).pollParams(opts.pollMaxNs, 0, 0);
+            if ("threads".equals(opts.aio)) {
+                b.fdMonitor(FdMonitorKind.fromSystemProperty());
+            }
+            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, opts.verbose));
+        }
+        setListening(true);
+    }
+
+    /** The port actually bound (for -p 0), or -1 on a unix socket. */
+    int port() throws ErrnoException {
+        return opts.socketPath != null ? -1 : Sockets.localPort(listenFd);
+    }
+
+    private void setListening(boolean on) throws ErrnoException {
+        if (on == listening) {
+            return;
+        }
+        listening = on;
+        if (on) {
+            main.setFdHandler(listenFd, this::onAcceptable, null, null, null);
+        } else {
+            main.removeFdHandler(listenFd);
+        }
+    }
+
+    private void onAcceptable() {
+        for (int i = 0; i < 64 && clients < opts.shared && !stopping; i++) {
+            int fd = Sockets.accept(listenFd);
+            if (fd < 0) {
+                if (fd != -11) {
+                    LOG.log(System.Logger.Level.WARNING, "accept failed: errno " + (-fd) + "; still listening");
+                }
+                return;
+            }
+            clients++;
+            everConnected = true;
+            if (opts.socketPath == null) {
+                Sockets.setNoDelay(fd);
+            }
+            Worker w = workers.get(nextWorker++ % workers.size());
+            String peer = "client " + fd;
+            boolean threads = "threads".equals(opts.aio);
+            w.ctx.scheduleOneShot("nbd-accept", () -> w.accept(fd, peer, threads));
+        }
+        if (clients >= opts.shared) {
+            try {
+                setListening(false); // like qemu-nbd: stop accepting until a client leaves
+            } catch (ErrnoException e) {
+                LOG.log(System.Logger.Level.WARNING, "cannot stop watching the listening socket: " + e.getMessage());
+            }
+        }
+    }
+
+    private void onClientLeft() {
+        clients--;
+        if (!opts.persistent && clients == 0 && everConnected) {
+            requestShutdown();
+            return;
+        }
+        if (!stopping && clients < opts.shared) {
+            try {
+                setListening(true);
+            } catch (ErrnoException e) {
+                LOG.log(System.Logger.Level.WARNING, "cannot watch the listening socket: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Asks for a graceful stop. Any thread (a signal handler). */
+    void requestShutdown() {
+        stopRequested = true;
+        main.aioNotify();
+    }
+
+    /** Runs until stopped; returns the exit status. Main context's home thread. */
+    int run() {
+        while (true) {
+            main.poll(true);
+            if (stopRequested && !stopping) {
+                beginStop();
+            }
+            if (stopping && (clients == 0 || System.nanoTime() > stopDeadline)) {
+                break;
+            }
+        }
+        if (clients > 0) {
+            LOG.log(System.Logger.Level.WARNING, clients + " connection(s) still busy after the drain timeout");
+        }
+        int status = 0;
+        for (Worker w : workers) {
+            try {
+                w.thread.stop();
+            } catch (IllegalStateException e) {
+                LOG.log(System.Logger.Level.WARNING, "I/O thread ended with an error", e);
+                status = 1;
+            }
+        }
+        if (!export.readOnly && Fds.fdatasync(export.fd) < 0) {
+            LOG.log(System.Logger.Level.WARNING, "final fdatasync of " + export.path + " failed");
+            status = 1;
+        }
+        return status;
+    }
+
+    private void beginStop() {
+        stopping = true;
+        stopDeadline = System.nanoTime() + DRAIN_TIMEOUT_NS;
+        try {
+            setListening(false);
+        } catch (ErrnoException e) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "listener: " + e.getMessage());
+        }
+        try {
+            Fds.close(listenFd);
+        } catch (ErrnoException e) {
+            LOG.log(System.Logger.Level.DEBUG, () -> "close listener: " + e.getMessage());
+        }
+        if (opts.socketPath != null) {
+            try {
+                java.nio.file.Files.deleteIfExists(java.nio.file.Path.of(opts.socketPath));
+            } catch (java.io.IOException e) {
+                LOG.log(System.Logger.Level.DEBUG, () -> "unlink socket: " + e.getMessage());
+            }
+        }
+        for (Worker w : workers) {
+            w.ctx.scheduleOneShot("nbd-drain", w::drain);
+        }
+        // Wake periodically to check the drain deadline even if no client leaves.
+        io.jaio.Timer t = main.newTimer(io.jaio.ClockType.REALTIME, io.jaio.TimerScale.MS, () -> { });
+        t.modNs(stopDeadline);
+        deadlineTimer = t;
+    }
+
+    private io.jaio.Timer deadlineTimer;
+
+    void closeMain() {
+        if (deadlineTimer != null) {
+            deadlineTimer.delete();
+        }
+    }
+}
