@@ -263,6 +263,15 @@ public final class AioContext implements AutoCloseable {
      * return at once (QEMU aio_notify). Any thread; no system call unless the loop is blocked.
      */
     public void aioNotify() {
+        // Already notified and not yet accepted: whoever set the flag has woken the loop, or the
+        // loop will see the flag before it blocks. The loop clears the flag (a volatile store,
+        // after this read in the total order) before its next exchange of the bottom-half queue
+        // and its next read of the timer heads, so it sees what the caller queued before calling.
+        // A burst from a producer thus costs one fence and at most one eventfd write per loop
+        // iteration, not per call.
+        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the clear in pollLocked()
+            return;
+        }
         NOTIFIED.setVolatile(this, true); // store→load with the read below; pairs with poll()'s notifyMe/notified
         if ((int) NOTIFY_ME.getVolatile(this) != 0) {
             kick();
