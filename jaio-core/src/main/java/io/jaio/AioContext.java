@@ -153,6 +153,8 @@ public final class AioContext implements AutoCloseable {
                     LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "': io_uring unavailable (" + why
                             + "); falling back to poll/epoll");
                 }
+            } else {
+                unavailable = "the context was built with fdMonitor(" + b.kind + ")";
             }
             if (um != null) {
                 table.setEpollUpgradeAllowed(false);
