@@ -552,4 +552,39 @@ class IoUringTest {
             assertEquals(0x5A5A5A5A5A5A5A5AL, stx.get(JAVA_LONG, IoUring.STATX_SIZE));
         }
     }
+
+    @Test
+    void fdClosedByItsOwnHandlerIsReportedAndDroppedInsteadOfRearmedForever() throws Exception {
+        java.util.List<Throwable> errors = new java.util.ArrayList<>();
+        int[] p = Fds.pipe();
+        try (AioContext ctx = AioContext.builder().name("closed-fd").fdMonitor(FdMonitorKind.IO_URING)
+                .errorHandler((c, source, e) -> errors.add(e)).build()) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(ctx.hasIoUring(), () -> "io_uring unavailable: " + ctx.ioUringUnavailableReason());
+            int[] reads = {0};
+            ctx.setFdHandler(p[0], () -> {
+                reads[0]++;
+                closeQuietly(p[0]); // closed without removing the handler: its poll is re-armed on a dead fd
+            }, null, null, null);
+            assertEquals(1, Fds.write(p[1], new byte[] {1}));
+            pollUntil(ctx, "the read handler", () -> reads[0] > 0);
+            // A timer ends the wait below. Each blocking poll must sleep until it fires; a poll
+            // re-armed forever on the closed fd (-EBADF at once) would make every poll return at once.
+            boolean[] fired = {false};
+            Timer t = ctx.newTimer(ClockType.REALTIME, TimerScale.MS, () -> fired[0] = true);
+            t.modNs(ctx.clockNs(ClockType.REALTIME) + 20_000_000L);
+            int polls = 0;
+            while (!fired[0] && polls < 1000) {
+                ctx.poll(true);
+                polls++;
+            }
+            t.delete();
+            assertTrue(polls < 10, polls + " blocking polls returned before a 20 ms timer fired");
+            assertEquals(1, reads[0]);
+            assertEquals(1, errors.size(), "errors reported: " + errors);
+            assertTrue(errors.get(0) instanceof ErrnoException e && e.errno() == Errno.EBADF, errors.toString());
+            assertEquals(-1, ctx.fdHandlerPollNs(p[0]), "the handler of the closed fd is still registered");
+        } finally {
+            Fds.close(p[1]);
+        }
+    }
 }
