@@ -750,7 +750,7 @@ public final class AioContext implements AutoCloseable {
         }
         try {
             prep.prepare(sqe);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an Error too: a half-filled entry must not reach the kernel
             uring.abort();
             throw e;
         }

@@ -587,4 +587,32 @@ class IoUringTest {
             Fds.close(p[1]);
         }
     }
+
+    @Test
+    void aPreparerThatThrowsSubmitsNothingOfWhatItFilled() throws Exception {
+        int[] p = Fds.pipe();
+        try (AioContext ctx = uringContext(); Arena a = Arena.ofConfined()) {
+            MemorySegment five = a.allocate(5).fill((byte) 7);
+            Recorder h = new Recorder();
+            for (Throwable failure : new Throwable[] {new IllegalStateException("boom"), new AssertionError("boom")}) {
+                Throwable thrown = assertThrows(Throwable.class, () -> ctx.addSqe(sqe -> {
+                    sqe.opcode(Uring.OP_WRITE).fd(p[1]).addr(five).len(5); // a complete write, then a failure
+                    if (failure instanceof Error err) {
+                        throw err;
+                    }
+                    throw (RuntimeException) failure;
+                }, h));
+                assertEquals(failure, thrown);
+                assertFalse(h.isInFlight());
+            }
+            Recorder nop = new Recorder();
+            ctx.ioUring().nop(nop);
+            pollUntil(ctx, "NOP after failed preparers", () -> nop.calls > 0);
+            assertEquals(0, h.calls);
+            assertEquals(null, Fds.read(p[0], 64), "an abandoned entry wrote to the pipe");
+        } finally {
+            Fds.close(p[0]);
+            Fds.close(p[1]);
+        }
+    }
 }
