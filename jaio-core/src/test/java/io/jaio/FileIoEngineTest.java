@@ -309,7 +309,7 @@ class FileIoEngineTest {
     @ParameterizedTest
     @ValueSource(strings = {"io_uring", "threads"})
     void misalignedODirectBufferCompletesWithEinval(String kind) throws Exception {
-        int fd = IoUringTest.ODirect.openOrSkip("engine-" + kind);
+        int fd = UringTestSupport.ODirect.openOrSkip("engine-" + kind);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
             FileIoEngine e = engine(ctx, kind);
             MemorySegment block = a.allocate(8192, 4096);
@@ -317,7 +317,7 @@ class FileIoEngineTest {
             assertEquals(0x11, block.get(JAVA_BYTE, 0));
             assertEquals(-Errno.EINVAL, run(ctx, e, "misaligned O_DIRECT read", c -> e.read(fd, 0, block.asSlice(1, 4096), c)));
         } finally {
-            IoUringTest.ODirect.closeAndDelete(fd);
+            UringTestSupport.ODirect.closeAndDelete(fd);
         }
     }
 

@@ -133,4 +133,44 @@ final class UringTestSupport {
             this.flags = flags;
         }
     }
+
+    /** An O_DIRECT scratch file on a real file system (/tmp may be tmpfs, which refuses O_DIRECT). */
+    static final class ODirect {
+        private static final java.util.Map<Integer, Path> FILES = new java.util.concurrent.ConcurrentHashMap<>();
+
+        /** An 8 KiB O_DIRECT file of 0x11 bytes, or the test is skipped with the reason printed. */
+        static int openOrSkip(String tag) throws IOException {
+            for (String base : new String[] {"/var/tmp", System.getProperty("user.dir")}) {
+                Path d = Path.of(base);
+                if (!Files.isDirectory(d) || !Files.isWritable(d)) {
+                    continue;
+                }
+                Path f = Files.createTempFile(d, "jaio-odirect-" + tag, ".img");
+                // Real data, not a hole: a direct read of a hole only zeroes the buffer, without the
+                // alignment checks of the block-I/O path.
+                byte[] data = new byte[8192];
+                java.util.Arrays.fill(data, (byte) 0x11);
+                Files.write(f, data);
+                try {
+                    int fd = Fds.open(f.toString(), Fds.O_RDWR | Fds.O_DIRECT, 0);
+                    FILES.put(fd, f);
+                    return fd;
+                } catch (ErrnoException e) {
+                    Files.deleteIfExists(f);
+                    System.out.println("O_DIRECT not supported under " + base + ": " + e.getMessage());
+                }
+            }
+            System.out.println("SKIPPED: no directory here supports O_DIRECT");
+            Assumptions.assumeTrue(false, "no directory here supports O_DIRECT");
+            return -1;
+        }
+
+        static void closeAndDelete(int fd) throws IOException {
+            Path f = FILES.remove(fd);
+            closeQuietly(fd);
+            if (f != null) {
+                Files.deleteIfExists(f);
+            }
+        }
+    }
 }
