@@ -155,6 +155,8 @@ public final class AioContext implements AutoCloseable {
                     LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "': io_uring unavailable (" + why
                             + "); falling back to poll/epoll");
                 }
+            } else {
+                unavailable = "the context was built with fdMonitor(" + b.kind + ")";
             }
             if (um != null) {
                 table.setEpollUpgradeAllowed(false);
@@ -771,7 +773,7 @@ public final class AioContext implements AutoCloseable {
         }
         try {
             prep.prepare(sqe);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an Error too: a half-filled entry must not reach the kernel
             uring.abort();
             throw e;
         }

@@ -249,6 +249,13 @@ public final class UringFdMonitor implements FdMonitor {
         if (!live) {
             return false; // removed meanwhile; its POLL_REMOVE (if any) just finds nothing
         }
+        if (res == -Errno.EBADF && ready != null) {
+            // The fd was closed while registered (for example by its own handler, after the poll
+            // was re-armed). Re-arming would fail at once, forever: a busy loop. Report it the way
+            // poll(2) does, with POLLNVAL, so the context reports and removes the handler.
+            ready.add(n, Structs.POLLNVAL);
+            return true;
+        }
         if (res < 0) {
             if (res != -Errno.ECANCELED) {
                 LOG.log(System.Logger.Level.DEBUG, () -> "io_uring: POLL_ADD on fd " + n.fd + " failed: " + Errno.describe(-res));
