@@ -3,7 +3,12 @@ package io.jaio;
 import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.function.BooleanSupplier;
+
+import io.jaio.internal.sys.Structs;
+import io.jaio.internal.sys.Syscalls;
 
 /** Helpers shared by the outer-loop tests. */
 final class OuterLoopTesting {
@@ -23,6 +28,21 @@ final class OuterLoopTesting {
             assumeTrue(false, "io_uring unavailable: " + why);
         }
         return ctx;
+    }
+
+    /** Whether {@code fd} polls readable right now (ppoll with a zero timeout). */
+    static boolean readable(int fd) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment pfd = a.allocate(Structs.POLLFD_SIZE, 8);
+            Structs.setPollfd(pfd, 0, fd, Structs.POLLIN);
+            MemorySegment ts = a.allocate(Structs.TIMESPEC_SIZE, 8);
+            Structs.setTimespec(ts, 0);
+            int r = Syscalls.ppoll(Syscalls.newErrnoSegment(), pfd, 1, ts);
+            if (r < 0) {
+                throw new AssertionError("ppoll(fd=" + fd + ") failed: errno " + -r);
+            }
+            return r == 1 && (Structs.pollfdRevents(pfd, 0) & Structs.POLLIN) != 0;
+        }
     }
 
     /** while (iteration(false)); with a bound. Returns how many iterations found work. */
