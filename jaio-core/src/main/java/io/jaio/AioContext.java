@@ -29,8 +29,9 @@ import io.jaio.internal.uring.UringFdMonitor;
  * called from inside any callback to wait for something synchronously.
  *
  * <p><b>Threading.</b> The thread that builds a context is its home thread (an {@link IOThread}
- * builds its context on its own thread). {@link #poll}, {@link #close}, {@link #makeCurrent} and
- * {@link #fdHandlerPollNs} are home-thread only and fail at once elsewhere. Everything else may
+ * builds its context on its own thread). {@link #poll}, {@link #close}, {@link #makeCurrent},
+ * {@link #source} (and the {@link AioSource} phases) and {@link #fdHandlerPollNs} are home-thread
+ * only and fail at once elsewhere. Everything else may
  * be called from any thread: scheduling bottom halves, arming timers, (un)registering fds,
  * {@link #aioNotify()}, and the parameter setters.
  *
