@@ -29,8 +29,9 @@ import io.jaio.internal.uring.UringFdMonitor;
  * called from inside any callback to wait for something synchronously.
  *
  * <p><b>Threading.</b> The thread that builds a context is its home thread (an {@link IOThread}
- * builds its context on its own thread). {@link #poll}, {@link #close}, {@link #makeCurrent} and
- * {@link #fdHandlerPollNs} are home-thread only and fail at once elsewhere. Everything else may
+ * builds its context on its own thread). {@link #poll}, {@link #close}, {@link #makeCurrent},
+ * {@link #source} (and the {@link AioSource} phases) and {@link #fdHandlerPollNs} are home-thread
+ * only and fail at once elsewhere. Everything else may
  * be called from any thread: scheduling bottom halves, arming timers, (un)registering fds,
  * {@link #aioNotify()}, and the parameter setters.
  *
@@ -91,7 +92,14 @@ public final class AioContext implements AutoCloseable {
     /** Why io_uring is not used (null when it is). */
     private final String ioUringUnavailable;
 
-    /** 2 x the home thread's poll() calls in their blocking phase; home thread writes, any reads. */
+    /**
+     * Who needs an eventfd write to wake up (QEMU notify_me), home thread writes, any thread
+     * reads. Bit 0: an outer loop is between {@link AioSource#prepare()} and
+     * {@link AioSource#check()} and may be blocked on the source's fd (a bit, not a count,
+     * because a prepare need not be followed by a check). Bits 1..31: 2 x the home thread's
+     * poll() calls in their blocking phase. Zero means the home thread re-examines everything
+     * before it next blocks, so {@link #aioNotify()} may skip the eventfd write.
+     */
     @SuppressWarnings("unused")
     private int notifyMe;
     /** Set by aioNotify() from any thread, cleared by the home thread after each wait. */
@@ -113,6 +121,8 @@ public final class AioContext implements AutoCloseable {
 
     // ---- home-thread state ----
     private int depth;
+    /** Made by the first {@link #source()} call; closed with the context. */
+    private AioSource source;
     private ReadyList[] readyLists = new ReadyList[4];
     private final CallbackGuard guard = new Guard();
 
@@ -284,11 +294,13 @@ public final class AioContext implements AutoCloseable {
      * The wake-up that scheduling a bottom half, arming a timer or changing an fd registration
      * makes. From the home thread nothing is needed: it is not blocked, and before it next
      * blocks it recomputes its timeout from the bottom-half queue, the timer heads and the
-     * registrations, so it cannot miss what it just did itself. Other threads go through
-     * {@link #aioNotify()}.
+     * registrations, so it cannot miss what it just did itself, unless an outer loop already
+     * prepared (bit 0 of notifyMe). Other threads go through {@link #aioNotify()}.
      */
     void wakeForChange() {
-        if (Thread.currentThread() != homeThread) {
+        // Between prepare and check an outer loop waits on a timeout computed before this
+        // change, so the home thread notifies too (as QEMU always does); plain read: it writes notifyMe.
+        if (Thread.currentThread() != homeThread || ((int) NOTIFY_ME.get(this) & 1) != 0) {
             aioNotify();
         }
     }
@@ -307,7 +319,7 @@ public final class AioContext implements AutoCloseable {
         return (long) WRITES.getVolatile(this);
     }
 
-    private boolean isNotified() {
+    boolean isNotified() {
         return (boolean) NOTIFIED.getVolatile(this); // pairs with the store in aioNotify()
     }
 
@@ -402,7 +414,7 @@ public final class AioContext implements AutoCloseable {
     }
 
     /** QEMU aio_compute_timeout: 0 if work is pending, else the nearest deadline (-1 = none). */
-    private long computeTimeoutNs() {
+    long computeTimeoutNs() {
         if (table.monitor().hasPendingDispatch()) {
             return 0; // reaped completions wait for dispatch (QEMU would sleep on them in a nested poll)
         }
@@ -417,7 +429,7 @@ public final class AioContext implements AutoCloseable {
         return PollSet.soonest(t, deadline);
     }
 
-    private boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
+    boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
         boolean progress = false;
         AioHandler node;
         while ((node = ready.pop()) != null) { // bounded: nothing adds to this list while we drain it
@@ -551,6 +563,68 @@ public final class AioContext implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Outer loops (QEMU's GSource); the logic lives in AioSource
+
+    /**
+     * This context as a source of an outer event loop: prepare / check / dispatch and the fd to
+     * watch (QEMU {@code aio_get_g_source}). Made on first call. Home thread.
+     *
+     * @throws ErrnoException when the kernel refuses the source's epoll fd
+     */
+    public AioSource source() throws ErrnoException {
+        checkHome("source()");
+        checkOpen();
+        if (source == null) {
+            source = new AioSource(this, table, pollSet, notifier.fd());
+        }
+        return source;
+    }
+
+    /** Checks that an outer-loop phase runs on the home thread of an open context. */
+    void checkOuterLoopCall(String what) {
+        checkHome(what);
+        checkOpen();
+    }
+
+    /** AioSource.prepare(): sets bit 0 of notifyMe (QEMU aio_ctx_prepare). Home thread. */
+    void beginOuterWait() {
+        int nm = (int) NOTIFY_ME.get(this); // only the home thread writes it
+        NOTIFY_ME.setVolatile(this, nm | 1); // store→load with the isNotified() read that follows; pairs with aioNotify()
+    }
+
+    /** AioSource.check(): clears bit 0 of notifyMe, then aio_notify_accept. Home thread. */
+    void endOuterWait() {
+        int nm = (int) NOTIFY_ME.get(this);
+        NOTIFY_ME.setRelease(this, nm & ~1); // finish the outer wait before clearing; read by aioNotify()
+        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the store in aioNotify(); see pollLocked()
+            NOTIFIED.setVolatile(this, false);
+        }
+    }
+
+    /** The nesting depth of poll() and outer-loop dispatch calls now running (0 = none). */
+    int loopDepth() {
+        return depth;
+    }
+
+    /** Enters one nesting level for an outer-loop dispatch, as poll() does; returns the previous depth. */
+    int enterDispatch() {
+        int d = depth;
+        if (d == readyLists.length) { // keep poll()'s invariant: readyLists.length >= depth
+            readyLists = Arrays.copyOf(readyLists, d * 2);
+            for (int i = d; i < readyLists.length; i++) {
+                readyLists[i] = new ReadyList();
+            }
+        }
+        depth = d + 1;
+        return d;
+    }
+
+    /** Leaves the level entered by {@link #enterDispatch()}. */
+    void exitDispatch(int previousDepth) {
+        depth = previousDepth;
+    }
+
+    // ------------------------------------------------------------------------------------------
     // Bottom halves
 
     /** A reusable bottom half; delete it before the context closes. Any thread. */
@@ -655,7 +729,7 @@ public final class AioContext implements AutoCloseable {
         return best;
     }
 
-    private boolean runTimers() {
+    boolean runTimers() {
         boolean progress = false;
         for (ClockType c : RUN_ORDER) { // QEMU: REALTIME, VIRTUAL, HOST, VIRTUAL_RT
             TimerList tl = timers[c.ordinal()];
@@ -918,6 +992,9 @@ public final class AioContext implements AutoCloseable {
         pollSet.clear();
         for (ReadyList r : readyLists) {
             r.clear();
+        }
+        if (source != null) {
+            source.closeWithContext();
         }
         table.monitor().close();
         releaseNotifier();

@@ -137,6 +137,12 @@ public final class EpollFdMonitor implements FdMonitor {
         return table.pollDisabled();
     }
 
+    /** The epoll fd: readable while any registered fd is ready. */
+    @Override
+    public int pollableFd() {
+        return epfd;
+    }
+
     @Override
     public void close() {
         if (!closed) {

@@ -49,6 +49,23 @@ public interface FdMonitor {
         return false;
     }
 
+    /**
+     * A file descriptor that polls readable whenever {@link #wait} would find something, for an
+     * outer loop to watch, or -1 when the monitor keeps no kernel object between waits (poll(2)).
+     * See {@link OuterWaitSet}.
+     */
+    default int pollableFd() {
+        return -1;
+    }
+
+    /**
+     * Hands the kernel what this monitor queued for its next {@link #wait}, so that
+     * {@link #pollableFd()} reflects every registration while an outer loop waits instead of
+     * this monitor (io_uring: the queued POLL_ADD and POLL_REMOVE requests). Home thread.
+     */
+    default void flush() throws ErrnoException {
+    }
+
     /** Releases the monitor's kernel objects. Idempotent. */
     void close();
 }

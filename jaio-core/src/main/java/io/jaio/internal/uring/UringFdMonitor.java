@@ -289,6 +289,21 @@ public final class UringFdMonitor implements FdMonitor {
         return sink != null && sink.hasReady();
     }
 
+    /** The ring fd: readable while CQEs wait in the completion queue. */
+    @Override
+    public int pollableFd() {
+        return ring.fd();
+    }
+
+    /** Arms the queued POLL_ADDs (and cancels) in the kernel without waiting or reaping. */
+    @Override
+    public void flush() throws ErrnoException {
+        fillPending();
+        if (ring.sqPending() > 0) {
+            ring.submit(); // EBUSY/EAGAIN: the CQ is full, so the ring fd is readable and the next wait reaps
+        }
+    }
+
     @Override
     public boolean supportsUserspacePolling() {
         return true;
