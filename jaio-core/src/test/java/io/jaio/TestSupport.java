@@ -63,7 +63,7 @@ final class TestSupport {
 
     private static boolean isInMonitorWait(Thread t) {
         for (StackTraceElement e : t.getStackTrace()) {
-            if (e.getClassName().startsWith("io.jaio.internal.fdmon.") && e.getClassName().endsWith("FdMonitor")
+            if (e.getClassName().startsWith("io.jaio.internal.") && e.getClassName().endsWith("FdMonitor")
                     && e.getMethodName().equals("wait")) {
                 return true;
             }
