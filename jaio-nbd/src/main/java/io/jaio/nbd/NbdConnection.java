@@ -307,8 +307,18 @@ final class NbdConnection {
         } else if (r.length == 0) {
             replyOk(r);
         } else {
-            engine.write(export.fd, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
+            try {
+                engine.write(export.fd, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
+            } catch (RuntimeException e) {
+                engineRefused(r, e);
+            }
         }
+    }
+
+    /** The engine threw instead of starting the operation: the client still gets an answer. */
+    private void engineRefused(Request r, RuntimeException e) {
+        LOG.log(System.Logger.Level.WARNING, peer + ": file engine refused request type " + r.type, e);
+        replyError(r, Nbd.EIO, "file engine refused the request: " + e.getMessage());
     }
 
     private void startRequest(Request r) {
@@ -318,7 +328,11 @@ final class NbdConnection {
                 if (r.offset != 0 || r.length != 0) {
                     replyError(r, Nbd.EINVAL, "flush with offset " + r.offset + " length " + r.length + " (expected 0, 0)");
                 } else {
-                    engine.flush(export.fd, r);
+                    try {
+                        engine.flush(export.fd, r);
+                    } catch (RuntimeException e) {
+                        engineRefused(r, e);
+                    }
                 }
             }
             case Nbd.CMD_TRIM -> startTrimOrZeroes(r, false);
@@ -355,7 +369,11 @@ final class NbdConnection {
         } else {
             r.data = r.payload(r.length, arena);
             bytesInFlight += len;
-            engine.read(export.fd, r.offset, r.data, r);
+            try {
+                engine.read(export.fd, r.offset, r.data, r);
+            } catch (RuntimeException e) {
+                engineRefused(r, e);
+            }
         }
     }
 
@@ -373,10 +391,14 @@ final class NbdConnection {
         } else {
             r.flushAfter = (r.flags & Nbd.CMD_FLAG_FUA) != 0;
             long len = Integer.toUnsignedLong(r.length);
-            if (zeroes) {
-                engine.writeZeroes(export.fd, r.offset, len, (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0, r);
-            } else {
-                engine.discard(export.fd, r.offset, len, r);
+            try {
+                if (zeroes) {
+                    engine.writeZeroes(export.fd, r.offset, len, (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0, r);
+                } else {
+                    engine.discard(export.fd, r.offset, len, r);
+                }
+            } catch (RuntimeException e) {
+                engineRefused(r, e);
             }
         }
     }
@@ -389,7 +411,11 @@ final class NbdConnection {
         }
         if (result >= 0 && r.flushAfter) {
             r.flushAfter = false;
-            engine.flush(export.fd, r);
+            try {
+                engine.flush(export.fd, r);
+            } catch (RuntimeException e) {
+                engineRefused(r, e);
+            }
             return;
         }
         if (result < 0) {

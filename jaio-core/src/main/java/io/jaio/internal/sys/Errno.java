@@ -34,6 +34,15 @@ public final class Errno {
     public static final int ENOTCONN = 107;
     public static final int ETIMEDOUT = 110;
     public static final int ECANCELED = 125;
+    public static final int ENXIO = 6;
+    public static final int ETIME = 62;
+    public static final int EPROTO = 71;
+    public static final int EOVERFLOW = 75;
+    public static final int ENOTSOCK = 88;
+    public static final int EADDRINUSE = 98;
+    public static final int EADDRNOTAVAIL = 99;
+    public static final int ECONNREFUSED = 111;
+    public static final int EALREADY = 114;
 
     private static final String[] NAMES = new String[134];
 
@@ -67,6 +76,15 @@ public final class Errno {
         NAMES[ENOTCONN] = "ENOTCONN";
         NAMES[ETIMEDOUT] = "ETIMEDOUT";
         NAMES[ECANCELED] = "ECANCELED";
+        NAMES[ENXIO] = "ENXIO";
+        NAMES[ETIME] = "ETIME";
+        NAMES[EPROTO] = "EPROTO";
+        NAMES[EOVERFLOW] = "EOVERFLOW";
+        NAMES[ENOTSOCK] = "ENOTSOCK";
+        NAMES[EADDRINUSE] = "EADDRINUSE";
+        NAMES[EADDRNOTAVAIL] = "EADDRNOTAVAIL";
+        NAMES[ECONNREFUSED] = "ECONNREFUSED";
+        NAMES[EALREADY] = "EALREADY";
     }
 
     private Errno() {
