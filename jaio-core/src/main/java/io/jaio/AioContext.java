@@ -120,6 +120,8 @@ public final class AioContext implements AutoCloseable {
     private volatile ThreadPool threadPool;
 
     // ---- home-thread state ----
+    /** poll() is between computing its timeout and returning from its wait (home thread only). */
+    private boolean waitWindow;
     private int depth;
     /** Made by the first {@link #source()} call; closed with the context. */
     private AioSource source;
@@ -300,7 +302,9 @@ public final class AioContext implements AutoCloseable {
     void wakeForChange() {
         // Between prepare and check an outer loop waits on a timeout computed before this
         // change, so the home thread notifies too (as QEMU always does); plain read: it writes notifyMe.
-        if (Thread.currentThread() != homeThread || ((int) NOTIFY_ME.get(this) & 1) != 0) {
+        // Likewise inside poll() between computing the timeout and waiting: io_poll, io_poll_begin
+        // and io_poll_end callbacks run there, after the timeout was computed.
+        if (Thread.currentThread() != homeThread || waitWindow || ((int) NOTIFY_ME.get(this) & 1) != 0) {
             aioNotify();
         }
     }
@@ -368,6 +372,8 @@ public final class AioContext implements AutoCloseable {
     private boolean pollLocked(ReadyList ready, boolean blocking, int myDepth) {
         long pollMaxNs = pollSet.maxNs();
         long start = pollMaxNs != 0 ? System.nanoTime() : 0;
+        boolean outerWindow = waitWindow;
+        waitWindow = true; // callbacks from here to the wait must wake the loop themselves
         ready.timeoutNs = blocking ? computeTimeoutNs() : 0;
         FdMonitor monitor = table.monitor();
         boolean progress = pollSet.tryPollMode(ready, monitor);
@@ -392,6 +398,7 @@ public final class AioContext implements AutoCloseable {
                 reportError("fd monitor " + monitor.name(), e);
             }
         }
+        waitWindow = outerWindow;
         if (useNotifyMe) {
             int nm = (int) NOTIFY_ME.get(this);
             NOTIFY_ME.setRelease(this, nm - 2); // finish the wait before clearing; read by aioNotify()

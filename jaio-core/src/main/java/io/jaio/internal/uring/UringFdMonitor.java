@@ -207,16 +207,19 @@ public final class UringFdMonitor implements FdMonitor {
     private int reapInto(ReadyList ready) throws ErrnoException {
         int found = 0;
         for (int pass = 0; pass < MAX_REAP_PASSES; pass++) {
-            int head = ring.cqHead();
             int tail = ring.cqTail();
             int limit = ring.cqEntries();
-            int n = 0;
-            while (head != tail && n < limit) {
+            for (int n = 0; n < limit; n++) {
+                // Re-read the head each time: handling a CQE may re-arm a poll, and a full SQ then
+                // makes sqeOrFlush() reap from inside this loop, moving the head on.
+                int head = ring.cqHead();
+                if (head == tail) {
+                    break;
+                }
                 long ud = ring.cqeUserData(head);
                 int res = ring.cqeRes(head);
                 int flags = ring.cqeFlags(head);
-                head++;
-                n++;
+                ring.cqAdvance(head + 1); // the CQE is copied out: pairs with the kernel's acquire of cq.head
                 if (ud == 0) {
                     continue;
                 }
@@ -226,8 +229,7 @@ public final class UringFdMonitor implements FdMonitor {
                     found++;
                 }
             }
-            ring.cqAdvance(head); // after reading the CQEs: pairs with the kernel's acquire of cq.head
-            if ((ring.sqFlags() & Uring.SQ_CQ_OVERFLOW) == 0 && head == ring.cqTail()) {
+            if ((ring.sqFlags() & Uring.SQ_CQ_OVERFLOW) == 0 && ring.cqHead() == ring.cqTail()) {
                 break;
             }
             ring.enter(0, 0, true); // flush the kernel's overflow list into the CQ, then take it
