@@ -22,7 +22,15 @@ public final class NbdMain {
     }
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        int status = 1;
+        try {
+            status = run(args);
+        } catch (Throwable t) {
+            System.err.println("jaio nbd serve: internal error: " + t);
+            t.printStackTrace();
+        } finally {
+            System.exit(status); // also when an Error escaped: I/O threads must not keep the JVM alive
+        }
     }
 
     static int run(String[] args) {
@@ -91,8 +99,12 @@ public final class NbdMain {
                     + (opts.cacheNone ? ", cache=none" : ", cache=writeback"));
             System.out.println("jaio-nbd: connect to " + uri);
             System.out.flush();
-            int status = server.run();
-            server.closeMain();
+            int status;
+            try {
+                status = server.run();
+            } finally {
+                server.closeMain();
+            }
             if (opts.pidFile != null) {
                 Files.deleteIfExists(Path.of(opts.pidFile));
             }

@@ -4,6 +4,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import io.jaio.AioContext;
+import io.jaio.ClockType;
 import io.jaio.ErrnoException;
 import io.jaio.FdMonitorKind;
 import io.jaio.Fds;
@@ -11,6 +12,8 @@ import io.jaio.FileIoEngine;
 import io.jaio.FileIoEngines;
 import io.jaio.IOThread;
 import io.jaio.Sockets;
+import io.jaio.Timer;
+import io.jaio.TimerScale;
 
 /**
  * The NBD server: a listening socket on the main thread's context, and connections spread
@@ -36,6 +39,7 @@ final class NbdServer {
     private volatile boolean stopRequested;
     private boolean stopping;
     private long stopDeadline;
+    private final Timer drainDeadline;
 
     /** One IOThread and what its connections share. Fields are read on that thread only. */
     static final class Worker {
@@ -96,6 +100,7 @@ final class NbdServer {
             }
             workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, opts.verbose));
         }
+        this.drainDeadline = main.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
         setListening(true);
     }
 
@@ -218,17 +223,11 @@ final class NbdServer {
         for (Worker w : workers) {
             w.ctx.scheduleOneShot("nbd-drain", w::drain);
         }
-        // Wake periodically to check the drain deadline even if no client leaves.
-        io.jaio.Timer t = main.newTimer(io.jaio.ClockType.REALTIME, io.jaio.TimerScale.MS, () -> { });
-        t.modNs(stopDeadline);
-        deadlineTimer = t;
+        drainDeadline.modNs(stopDeadline); // wakes run() at the deadline even if no client leaves
     }
 
-    private io.jaio.Timer deadlineTimer;
-
+    /** Disarms the drain deadline; call after {@link #run()}, before closing the main context. */
     void closeMain() {
-        if (deadlineTimer != null) {
-            deadlineTimer.delete();
-        }
+        drainDeadline.delete();
     }
 }
