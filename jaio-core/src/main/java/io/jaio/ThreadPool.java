@@ -309,9 +309,14 @@ public final class ThreadPool {
 
     /** QEMU thread_pool_completion_bh. */
     private void onCompletionBh() {
-        takeDone();
-        ThreadPoolTask t;
-        while ((t = completedHead) != null) { // each entry is one finished submission
+        for (;;) { // bounded by the tasks finished while it runs: each is taken once
+            if (completedHead == null) {
+                takeDone(); // also what workers finished during the callbacks below
+            }
+            ThreadPoolTask t = completedHead;
+            if (t == null) {
+                break;
+            }
             completedHead = (ThreadPoolTask) ThreadPoolTask.NEXT_DONE.get(t);
             if (completedHead == null) {
                 completedTail = null;
@@ -332,6 +337,14 @@ public final class ThreadPool {
             }
         }
         completionBh.cancel();
+        // A worker that pushed after our last takeDone() may have seen the BH still scheduled,
+        // and the cancel above then swallowed its schedule: look once more. The cancel is a
+        // volatile RMW and the worker pushes before it schedules, so a push whose schedule was
+        // cancelled is visible to this read (QEMU restarts its scan after the cancel for the
+        // same reason, b7a745dc33).
+        if (DONE_HEAD.getVolatile(this) != null) { // pairs with the exchange in pushDone()
+            completionBh.schedule();
+        }
     }
 
     // ---- parameters and close ----

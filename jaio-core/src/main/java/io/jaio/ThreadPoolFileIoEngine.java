@@ -45,13 +45,19 @@ final class ThreadPoolFileIoEngine implements FileIoEngine {
         int fd;
         long offset;
         long length;
+        /** The caller's buffer, for the home thread (the completion clears it). */
         MemorySegment buf;
+        /** Its address: workers may not touch a confined segment, so they rebuild a view from this. */
+        long address;
         boolean flag;
         Completion done;
         Op nextFree;
 
         @Override
         protected long run() {
+            if (length == 0 && kind != FLUSH) {
+                return 0; // nothing to transfer or deallocate (fallocate would say EINVAL)
+            }
             MemorySegment ccs = Syscalls.threadErrnoSegment();
             return switch (kind) {
                 case READ -> readFully(ccs);
@@ -62,8 +68,18 @@ final class ThreadPoolFileIoEngine implements FileIoEngine {
             };
         }
 
+        /**
+         * A view of the caller's buffer usable on this worker. The caller keeps the memory alive
+         * until the completion (the engine contract), whatever arena it came from.
+         */
+        @SuppressWarnings("restricted")
+        private MemorySegment workerView() {
+            return MemorySegment.ofAddress(address).reinterpret(length);
+        }
+
         private long readFully(MemorySegment ccs) {
-            long n = buf.byteSize();
+            MemorySegment buf = workerView();
+            long n = length;
             long done = 0;
             while (done < n) {
                 long r = Syscalls.pread(ccs, fd, buf.asSlice(done), n - done, offset + done);
@@ -83,7 +99,8 @@ final class ThreadPoolFileIoEngine implements FileIoEngine {
         }
 
         private long writeFully(MemorySegment ccs) {
-            long n = buf.byteSize();
+            MemorySegment buf = workerView();
+            long n = length;
             long done = 0;
             try (Arena a = flag ? Arena.ofConfined() : null) {
                 MemorySegment iov = flag ? a.allocate(16, 8) : null;
@@ -163,6 +180,7 @@ final class ThreadPoolFileIoEngine implements FileIoEngine {
         o.offset = offset;
         o.length = length;
         o.buf = buf;
+        o.address = buf == null ? 0 : buf.address();
         o.flag = flag;
         o.done = done;
         return o;
