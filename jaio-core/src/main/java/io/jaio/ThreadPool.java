@@ -385,6 +385,13 @@ public final class ThreadPool {
             }
         }
         completionBh.cancel();
+        // A worker that finished while the callbacks ran pushed its task and scheduled this bottom
+        // half, and the cancel above just withdrew that schedule: look again, or the completion is
+        // lost (the race of QEMU ef6dada8b4). The cancel RMW is ordered before this volatile read;
+        // a push whose schedule came before the cancel is therefore visible here.
+        if (DONE_HEAD.getVolatile(this) != null) { // pairs with the exchange in pushDone()
+            completionBh.schedule();
+        }
     }
 
     // ---- parameters and close ----
