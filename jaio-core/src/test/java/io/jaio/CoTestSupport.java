@@ -33,14 +33,23 @@ final class CoTestSupport {
         return n;
     }
 
-    /** Blocking polls until {@code cond} holds, bounded by a count (each poll makes progress or waits). */
+    /**
+     * Blocking polls until {@code cond} holds. A watchdog timer on the context wakes the last
+     * poll at the deadline, so a hang fails with a thread dump instead of blocking forever.
+     */
     static void pollUntil(AioContext ctx, String what, BooleanSupplier cond) {
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HANG_MS);
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                fail("gave up polling for " + what + "\n" + threadDump());
+        Timer watchdog = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
+        watchdog.modNs(deadline);
+        try {
+            while (!cond.getAsBoolean()) {
+                if (System.nanoTime() - deadline > 0) {
+                    fail("gave up polling for " + what + "\n" + threadDump());
+                }
+                ctx.poll(true);
             }
-            ctx.poll(true);
+        } finally {
+            watchdog.delete();
         }
     }
 
