@@ -254,4 +254,23 @@ class CoroutineContextTest {
         assertFalse(e.getMessage().contains("co-schedule"), e.getMessage()); // the context's own bottom half is not a leak
         assertThrows(IllegalStateException.class, () -> ctx.coSchedule(Coroutine.create(() -> { })));
     }
+
+    /** The README's coroutine example, as written there. */
+    @Test
+    void readmeCoroutineExampleRuns() throws Exception {
+        List<String> out = new ArrayList<>();
+        try (AioContext ctx = AioContext.builder().name("co").build()) {
+            ctx.makeCurrent();
+            Coroutine co = Coroutine.create(() -> {
+                long sum = ctx.threadPool().submitCo(() -> 40 + 2);
+                out.add("worker said " + sum);
+                Coroutine.sleepNs(ClockType.REALTIME, 1_000_000);
+                out.add("slept");
+            });
+            Coroutine.enter(co);
+            assertEquals(List.of(), out);
+            CoTestSupport.pollUntil(ctx, "the example coroutine", co::isDone);
+        }
+        assertEquals(List.of("worker said 42", "slept"), out);
+    }
 }
