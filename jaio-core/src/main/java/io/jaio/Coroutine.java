@@ -37,6 +37,24 @@ import io.jaio.internal.coro.Fibers;
  * path); {@link #create} says so when it is missing. See {@code docs/coroutines.md}. Switching
  * allocates nothing once the coroutine exists.
  *
+ * <p>Implementation notes.
+ * <ul>
+ * <li><b>Switching</b> (QEMU qemu_aio_coroutine_enter / qemu_coroutine_yield): each thread keeps
+ *     its running coroutine in a thread-local; {@code enterIn} sets {@code caller} and
+ *     {@code ctx}, resumes the fiber, and on return prepends the coroutine's wake-up list to its
+ *     local pending list (intrusive, through {@code queueNext}), looping until it is empty.
+ *     {@code caller}, the wake-up list and {@code locksHeld} are touched only by the thread that
+ *     runs the coroutine, one thread at a time.</li>
+ * <li><b>{@code ctx}</b> is stored with release before each resume and loaded with acquire by
+ *     {@link #wake} on any thread (QEMU's smp_wmb / smp_read_barrier_depends pair), so a waker
+ *     sees the context of the coroutine's latest entry or a later one; either is correct, since a
+ *     coroutine moves only through {@link #rescheduleSelf}, which yields first.</li>
+ * <li><b>{@code scheduled}</b> is claimed by CAS null→name and released by CAS name→null, so at
+ *     most one scheduler owns the coroutine and the loser's message names the winner.
+ *     {@code enter} reads it with acquire; a concurrent claim is a caller bug that QEMU also
+ *     only detects best-effort.</li>
+ * </ul>
+ *
  * <p>Threading: {@link #create}, {@link #wake} and the queries may be called from any thread;
  * {@link #enter} from any thread that is not running this coroutine (normally the home thread of
  * the context it belongs to); {@link #yield()}, {@link #self()}, {@link #sleepNs} and
