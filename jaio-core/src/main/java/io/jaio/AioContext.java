@@ -118,6 +118,8 @@ public final class AioContext implements AutoCloseable {
     private volatile int threadPoolMax = 64;
     /** Made on first use by the home thread; read by setThreadPoolParams from any thread. */
     private volatile ThreadPool threadPool;
+    /** Coroutines scheduled into this context (QEMU scheduled_coroutines + co_schedule_bh). */
+    private final CoScheduleQueue coScheduled;
 
     // ---- home-thread state ----
     /** poll() is between computing its timeout and returning from its wait (home thread only). */
@@ -200,6 +202,7 @@ public final class AioContext implements AutoCloseable {
             this.uring = null;
             this.ioUring = null;
         }
+        this.coScheduled = new CoScheduleQueue(this);
     }
 
     /** A context on the default fd monitor ({@link FdMonitorKind#fromSystemProperty()}). */
@@ -658,6 +661,34 @@ public final class AioContext implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Coroutines (QEMU aio_co_schedule, aio_co_enter)
+
+    /**
+     * Makes this context's home thread enter {@code co} in a coming poll() (QEMU
+     * aio_co_schedule). Scheduled coroutines run in the order they were scheduled, each entered
+     * with this context. Safe even before {@code co} has yielded: it runs on the home thread,
+     * which is busy until then if {@code co} runs there. Any thread.
+     *
+     * @throws IllegalStateException if {@code co} is already scheduled or sleeping (the message
+     *     names who scheduled it first), or this context is closed
+     */
+    public void coSchedule(Coroutine co) {
+        Objects.requireNonNull(co, "co");
+        coScheduled.schedule(co);
+    }
+
+    /**
+     * Enters {@code co} in this context (QEMU aio_co_enter): from another thread (or context) it
+     * is scheduled ({@link #coSchedule}); from inside a coroutine of this context it is queued and
+     * entered when the running coroutine yields or returns; otherwise it is entered now. Any
+     * thread; from this context, {@code co} must have yielded.
+     */
+    public void coEnter(Coroutine co) {
+        Objects.requireNonNull(co, "co");
+        Coroutine.coEnter(this, co);
+    }
+
+    // ------------------------------------------------------------------------------------------
     // Timers
 
     /** A timer on {@code clock} whose {@code mod} values are in {@code scale}. Any thread. */
@@ -987,6 +1018,7 @@ public final class AioContext implements AutoCloseable {
         if (p != null) {
             p.close(leaks); // before 'closed': finishing workers still schedule the completion BH
         }
+        coScheduled.close(leaks);
         closed = true;
         bhs.collectLeaks(leaks);
         for (TimerList tl : timers) {

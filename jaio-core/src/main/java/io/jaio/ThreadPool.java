@@ -147,6 +147,59 @@ public final class ThreadPool {
         return t;
     }
 
+    /**
+     * Runs {@code work} on a worker while the calling coroutine yields, and returns its result
+     * (QEMU thread_pool_submit_co). The coroutine is resumed from the completion bottom half, so
+     * the yield always comes first. The task object is owned by the coroutine and reused:
+     * steady-state calls allocate nothing beyond what {@code work} captures. Inside a coroutine
+     * on the home thread.
+     *
+     * @return what {@code work} returned, or {@code -EIO} if it threw (the exception goes to
+     *     the context's error handler)
+     * @throws IllegalStateException outside a coroutine, off the home thread, or when closed
+     */
+    public long submitCo(LongSupplier work) {
+        Objects.requireNonNull(work, "work");
+        CoWaiter w = CoWaiter.arm("ThreadPool.submitCo()");
+        Coroutine self = Coroutine.self();
+        CoTask t = self.poolTask;
+        if (t == null || t.waiter != w) {
+            t = new CoTask(w);
+            self.poolTask = t;
+        }
+        t.work = work;
+        try {
+            submit(t);
+        } catch (RuntimeException e) {
+            t.work = null;
+            throw e;
+        }
+        long ret = w.await();
+        t.work = null;
+        return ret;
+    }
+
+    /** The reusable task of one coroutine's submitCo calls. */
+    static final class CoTask extends ThreadPoolTask {
+        final CoWaiter waiter;
+        /** Set on the home thread before submit; the pool's lock hands it to the worker. */
+        LongSupplier work;
+
+        CoTask(CoWaiter waiter) {
+            this.waiter = waiter;
+        }
+
+        @Override
+        protected long run() {
+            return work.getAsLong();
+        }
+
+        @Override
+        protected void complete(long ret) {
+            waiter.complete(ret);
+        }
+    }
+
     /** QEMU thread_pool_cancel_aio: takes effect only while the task is still queued. */
     void cancelAsync(ThreadPoolTask task) {
         boolean cancelled = false;

@@ -1,0 +1,452 @@
+package io.jaio;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.Objects;
+
+import io.jaio.internal.coro.Fiber;
+import io.jaio.internal.coro.Fibers;
+
+/**
+ * A coroutine after QEMU's {@code Coroutine} ({@code util/qemu-coroutine.c}): a function with its
+ * own stack that runs synchronously on the thread that enters it until it yields or returns.
+ * {@link #enter} runs it now, nested inside the caller; {@link #yield()} returns control to
+ * whoever entered it; entering it again continues after the yield.
+ *
+ * <p>With an event loop, coroutines are woken through their context: {@link #wake} (QEMU
+ * aio_co_wake) resumes a coroutine in the context where it last ran; {@link AioContext#coEnter}
+ * (aio_co_enter) enters it at once, queues it behind the running coroutine of the same thread, or
+ * schedules it into another context; {@link AioContext#coSchedule} (aio_co_schedule) makes the
+ * context's home thread enter it in a coming {@code poll()}, from any thread, in FIFO order.
+ *
+ * <p>A coroutine woken from inside another coroutine of the same context is queued on the
+ * waker's wake-up list and entered when the waker yields or returns (QEMU co_queue_wakeup). The
+ * list is processed iteratively by the {@code enter} call at the bottom of the chain, so chains
+ * of wake-ups do not grow the stack.
+ *
+ * <p>Rules, each checked with an {@link IllegalStateException} (QEMU aborts): a coroutine is
+ * entered by one caller at a time ("re-entered recursively"), is never entered while scheduled
+ * ("already scheduled in ..."), is never entered after it returned, and {@link #yield()} is
+ * called from inside a coroutine only ("yielding to no one"), never with a native frame (an FFM
+ * upcall) between the coroutine's entry and the yield. An exception that escapes a coroutine's
+ * body ends it and goes to the error handler of the context it ran in; with no context it is
+ * rethrown by the {@code enter} call that ran it, after the queued wake-ups ran.
+ *
+ * <p>Mechanism: {@code jdk.internal.vm.Continuation}, which needs the JVM flag
+ * {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} (or {@code =io.jaio} on the module
+ * path); {@link #create} says so when it is missing. See {@code docs/coroutines.md}. Switching
+ * allocates nothing once the coroutine exists.
+ *
+ * <p>Implementation notes.
+ * <ul>
+ * <li><b>Switching</b> (QEMU qemu_aio_coroutine_enter / qemu_coroutine_yield): each thread keeps
+ *     its running coroutine in a thread-local; {@code enterIn} sets {@code caller} and
+ *     {@code ctx}, resumes the fiber, and on return prepends the coroutine's wake-up list to its
+ *     local pending list (intrusive, through {@code queueNext}), looping until it is empty.
+ *     {@code caller}, the wake-up list and {@code locksHeld} are touched only by the thread that
+ *     runs the coroutine, one thread at a time.</li>
+ * <li><b>{@code ctx}</b> is stored with release before each resume and loaded with acquire by
+ *     {@link #wake} on any thread (QEMU's smp_wmb / smp_read_barrier_depends pair), so a waker
+ *     sees the context of the coroutine's latest entry or a later one; either is correct, since a
+ *     coroutine moves only through {@link #rescheduleSelf}, which yields first.</li>
+ * <li><b>{@code scheduled}</b> is claimed by CAS null→name and released by CAS name→null, so at
+ *     most one scheduler owns the coroutine and the loser's message names the winner.
+ *     {@code enter} reads it with acquire; a concurrent claim is a caller bug that QEMU also
+ *     only detects best-effort.</li>
+ * </ul>
+ *
+ * <p>Threading: {@link #create}, {@link #wake} and the queries may be called from any thread;
+ * {@link #enter} from any thread that is not running this coroutine (normally the home thread of
+ * the context it belongs to); {@link #yield()}, {@link #self()}, {@link #sleepNs} and
+ * {@link #rescheduleSelf} from inside a coroutine. A coroutine runs on one thread at a time.
+ */
+public final class Coroutine {
+    private static final VarHandle SCHEDULED;
+    private static final VarHandle CTX;
+    static final VarHandle SCHED_NEXT;
+    /** Per-thread switching state: the running coroutine of each thread. */
+    private static final ThreadLocal<CoThread> THREAD = ThreadLocal.withInitial(CoThread::new);
+    /** The caller of a coroutine entered from outside any coroutine (QEMU's per-thread leader). */
+    private static final Coroutine LEADER = new Coroutine();
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            SCHEDULED = l.findVarHandle(Coroutine.class, "scheduled", String.class);
+            CTX = l.findVarHandle(Coroutine.class, "ctx", AioContext.class);
+            SCHED_NEXT = l.findVarHandle(Coroutine.class, "scheduledNext", Coroutine.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** The running coroutine of one thread; touched only by that thread. */
+    private static final class CoThread {
+        Coroutine current;
+    }
+
+    private final Runnable entry;
+    private final Fiber fiber;
+    /** Non-null while on an active chain (running, or it entered one that runs). Entering thread only. */
+    private Coroutine caller;
+    /** The context of the last entry; written with release, read with acquire (QEMU smp_wmb / aio_co_wake). */
+    @SuppressWarnings("unused")
+    private AioContext ctx;
+    /** Who scheduled it (QEMU co->scheduled), or null; set and cleared by CAS through SCHEDULED. */
+    @SuppressWarnings("unused")
+    private String scheduled;
+    /** The context named by the last successful scheduling, for the double-scheduling message. */
+    private volatile AioContext scheduledIn;
+    /** Link in a CoQueue, a wake-up list or enter()'s pending list (QEMU co_queue_next). */
+    Coroutine queueNext;
+    /** Coroutines this one woke in its own context, entered when it yields or returns. */
+    private Coroutine wakeupHead;
+    private Coroutine wakeupTail;
+    /** Link in a context's scheduled stack; see CoScheduleQueue. Accessed through SCHED_NEXT. */
+    @SuppressWarnings("unused")
+    private Coroutine scheduledNext;
+    /** CoMutex/CoRwLock locks held (QEMU locks_held); a coroutine must not return holding one. */
+    int locksHeld;
+    /** What escaped the body, if anything. */
+    private Throwable failure;
+    /** Reused by the waits of CoWaiter-based helpers (one wait at a time per coroutine). */
+    CoWaiter waiter;
+    /** Reused by ThreadPool.submitCo. */
+    ThreadPool.CoTask poolTask;
+    /** Reused by CoUring.submit. */
+    CoUring.Handler uringHandler;
+
+    private Coroutine(Runnable entry) {
+        this.entry = entry;
+        this.fiber = Fibers.create(this::body);
+    }
+
+    private Coroutine() { // LEADER and list markers: never entered, need no fiber
+        this.entry = null;
+        this.fiber = null;
+    }
+
+    /** A placeholder coroutine for list markers; never entered. Works without the JVM flag. */
+    static Coroutine newMarker() {
+        return new Coroutine();
+    }
+
+    /**
+     * A new coroutine that will run {@code entry} when first entered (QEMU
+     * qemu_coroutine_create). Any thread.
+     *
+     * @throws IllegalStateException if the JVM lacks
+     *     {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} (the message names the flag)
+     */
+    public static Coroutine create(Runnable entry) {
+        Objects.requireNonNull(entry, "entry");
+        return new Coroutine(entry);
+    }
+
+    private void body() {
+        try {
+            entry.run();
+        } catch (Throwable t) {
+            failure = t; // handed to enterIn(), which reports or rethrows it
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Entering and yielding
+
+    /**
+     * Runs {@code co} on this thread until it yields or returns (QEMU qemu_coroutine_enter), in
+     * the calling thread's current context ({@link AioContext#current()}, possibly none).
+     *
+     * @throws IllegalStateException if {@code co} is running or on the active chain, is
+     *     scheduled or sleeping, or has returned
+     */
+    public static void enter(Coroutine co) {
+        Objects.requireNonNull(co, "co");
+        enterIn(AioContext.current(), co);
+    }
+
+    /**
+     * QEMU qemu_aio_coroutine_enter: enters {@code co} in {@code ctx} (may be null), then every
+     * coroutine it woke in its own context, newest wake-ups first, in a loop rather than by
+     * recursion (QEMU c40a254570).
+     */
+    static void enterIn(AioContext ctx, Coroutine co) {
+        CoThread t = THREAD.get();
+        Coroutine from = t.current;
+        co.checkEnterable("enter");
+        co.queueNext = null;
+        Coroutine pending = co;
+        Throwable thrown = null;
+        while (pending != null) { // bounded: each round runs one coroutine that someone woke
+            Coroutine to = pending;
+            pending = to.queueNext;
+            to.queueNext = null;
+            if (to != co) {
+                to.checkEnterable("wake-up");
+            }
+            to.caller = from != null ? from : LEADER;
+            CTX.setRelease(to, ctx); // pairs with getAcquire in wake()
+            t.current = to;
+            try {
+                to.fiber.run();
+            } finally {
+                t.current = from;
+            }
+            if (to.wakeupHead != null) { // prepend: newer wake-ups run before older pending ones
+                to.wakeupTail.queueNext = pending;
+                pending = to.wakeupHead;
+                to.wakeupHead = null;
+                to.wakeupTail = null;
+            }
+            if (to.fiber.isDone()) {
+                to.caller = null;
+                thrown = to.terminated(ctx, thrown);
+            }
+        }
+        if (thrown != null) {
+            if (thrown instanceof RuntimeException re) {
+                throw re;
+            }
+            throw new IllegalStateException("coroutine failed", thrown);
+        }
+    }
+
+    /** A finished coroutine: reports what escaped it; returns what enterIn() must rethrow. */
+    private Throwable terminated(AioContext c, Throwable thrown) {
+        Throwable f = failure;
+        failure = null;
+        if (f == null && locksHeld != 0) {
+            f = new IllegalStateException(this + " returned holding " + locksHeld + " CoMutex/CoRwLock lock(s) (expected none)");
+        }
+        if (f == null) {
+            return thrown;
+        }
+        if (f instanceof Error e) {
+            throw e;
+        }
+        if (c != null && f instanceof RuntimeException) {
+            c.reportCallbackError("coroutine " + this, f);
+            return thrown;
+        }
+        if (thrown == null) {
+            return f;
+        }
+        thrown.addSuppressed(f);
+        return thrown;
+    }
+
+    private void checkEnterable(String how) {
+        if (fiber == null) {
+            throw new IllegalStateException(this + " is a placeholder and cannot be entered");
+        }
+        String s = (String) SCHEDULED.getAcquire(this); // pairs with the CAS in markScheduled()
+        if (s != null) {
+            throw new IllegalStateException(how + " of " + this + ": Co-routine was already scheduled in '" + s + "'"
+                    + contextSuffix() + " (expected it to be entered by whoever scheduled it)");
+        }
+        if (caller != null) {
+            throw new IllegalStateException(how + " of " + this + ": Co-routine re-entered recursively (it is running or on the active chain)");
+        }
+        if (fiber.isDone()) {
+            throw new IllegalStateException(how + " of " + this + ": the coroutine has returned (expected a coroutine that has not finished)");
+        }
+    }
+
+    private String contextSuffix() {
+        AioContext c = scheduledIn;
+        return c == null ? "" : " for context '" + c.name() + "'";
+    }
+
+    /**
+     * Suspends the running coroutine and returns to whoever entered it (QEMU
+     * qemu_coroutine_yield). Returns when the coroutine is entered again. Must be called
+     * qualified ({@code Coroutine.yield()}): {@code yield} is a restricted identifier in Java.
+     *
+     * @throws IllegalStateException outside a coroutine ("yielding to no one"), or when a native
+     *     frame (FFM upcall) lies between the coroutine's entry and this call
+     */
+    public static void yield() {
+        Coroutine self = THREAD.get().current;
+        if (self == null) {
+            throw new IllegalStateException("Co-routine is yielding to no one: Coroutine.yield() called outside a coroutine on thread '"
+                    + Thread.currentThread().getName() + "' (expected inside a coroutine)");
+        }
+        Coroutine c = self.caller;
+        self.caller = null;
+        try {
+            Fibers.suspend();
+        } catch (IllegalStateException pinned) {
+            self.caller = c; // did not suspend: still running
+            throw pinned;
+        }
+    }
+
+    /** The running coroutine of this thread, or null outside coroutines (QEMU qemu_coroutine_self). */
+    public static Coroutine self() {
+        return THREAD.get().current;
+    }
+
+    /** Whether this thread is running a coroutine (QEMU qemu_in_coroutine). */
+    public static boolean inCoroutine() {
+        return THREAD.get().current != null;
+    }
+
+    /**
+     * Whether this coroutine is on an active chain: running, or it entered a coroutine that is
+     * running (QEMU qemu_coroutine_entered). False before the first entry, while yielded and
+     * once returned. Meaningful on the thread that runs it.
+     */
+    public boolean isEntered() {
+        return caller != null;
+    }
+
+    /** Whether the coroutine has returned. */
+    public boolean isDone() {
+        return fiber != null && fiber.isDone();
+    }
+
+    static Coroutine requireSelf(String what) {
+        Coroutine self = THREAD.get().current;
+        if (self == null) {
+            throw new IllegalStateException(what + " called outside a coroutine on thread '" + Thread.currentThread().getName()
+                    + "' (expected inside a coroutine)");
+        }
+        return self;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Waking through contexts
+
+    /**
+     * Resumes {@code co} in the context where it last ran (QEMU aio_co_wake): see
+     * {@link AioContext#coEnter}. Any thread. From another thread (or context) the coroutine is
+     * scheduled, which is safe even before it has yielded; from its own context it must have
+     * yielded already.
+     */
+    public static void wake(Coroutine co) {
+        Objects.requireNonNull(co, "co");
+        AioContext c = (AioContext) CTX.getAcquire(co); // pairs with setRelease in enterIn()
+        coEnter(c, co);
+    }
+
+    /** QEMU aio_co_enter, with {@code c} possibly null (no context: the thread itself). */
+    static void coEnter(AioContext c, Coroutine co) {
+        if (c != AioContext.current()) {
+            if (c == null) {
+                throw new IllegalStateException(co + " last ran outside any context and is woken from context '"
+                        + AioContext.current().name() + "' (expected the same thread, or a coroutine entered in a context)");
+            }
+            c.coSchedule(co);
+            return;
+        }
+        Coroutine self = THREAD.get().current;
+        if (self != null) {
+            if (self == co) {
+                throw new IllegalStateException(co + " woke itself (expected another coroutine)");
+            }
+            co.queueNext = null; // runs when self yields or returns
+            if (self.wakeupTail == null) {
+                self.wakeupHead = co;
+            } else {
+                self.wakeupTail.queueNext = co;
+            }
+            self.wakeupTail = co;
+            return;
+        }
+        enterIn(c, co);
+    }
+
+    /**
+     * Claims the coroutine for one scheduler (QEMU's cmpxchg on co->scheduled).
+     *
+     * @throws IllegalStateException naming who scheduled it first
+     */
+    void markScheduled(String who, AioContext in) {
+        String prev = (String) SCHEDULED.compareAndExchange(this, (String) null, who); // pairs with clearScheduled()
+        if (prev != null) {
+            throw new IllegalStateException(who + "(" + (in == null ? "" : "context '" + in.name() + "'") + "): " + this
+                    + ": Co-routine was already scheduled in '" + prev + "'" + contextSuffix() + " (expected one scheduling at a time)");
+        }
+        scheduledIn = in;
+    }
+
+    /** Releases the claim of {@code who}; the coroutine may be entered again. */
+    void clearScheduled(String who) {
+        Object prev = SCHEDULED.compareAndExchange(this, who, (String) null); // pairs with markScheduled()
+        assert prev == who : this + " scheduled by '" + prev + "', expected '" + who + "'";
+    }
+
+    /** Whether a scheduler (coSchedule, sleepNs) holds the coroutine. Any thread. */
+    public boolean isScheduled() {
+        return SCHEDULED.getAcquire(this) != null; // pairs with the CASes above
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Moving and sleeping
+
+    /**
+     * Moves the running coroutine to {@code newCtx} (QEMU aio_co_reschedule_self): returns on
+     * {@code newCtx}'s home thread. The move is made by a one-shot bottom half in the current
+     * context that runs after this coroutine has yielded, so the other thread cannot enter it
+     * before (QEMU 26b0b698c0). Does nothing if {@code newCtx} is already current.
+     *
+     * @throws IllegalStateException outside a coroutine, or on a thread without a current context
+     */
+    public static void rescheduleSelf(AioContext newCtx) {
+        Objects.requireNonNull(newCtx, "newCtx");
+        Coroutine self = requireSelf("Coroutine.rescheduleSelf()");
+        AioContext old = AioContext.current();
+        if (old == newCtx) {
+            return;
+        }
+        if (old == null) {
+            throw new IllegalStateException("Coroutine.rescheduleSelf() on thread '" + Thread.currentThread().getName()
+                    + "', which runs no context (expected a thread whose context is current: AioContext.makeCurrent())");
+        }
+        old.scheduleOneShot("co-reschedule-self", () -> newCtx.coSchedule(self));
+        Coroutine.yield();
+    }
+
+    private static final String SLEEP = "Coroutine.sleepNs";
+
+    /**
+     * Suspends the running coroutine for {@code ns} nanoseconds of {@code clock}, on a timer of
+     * the current context (QEMU qemu_co_sleep_ns). While asleep the coroutine counts as
+     * scheduled: entering or scheduling it fails.
+     *
+     * @throws IllegalStateException outside a coroutine or without a current context
+     * @throws IllegalArgumentException if {@code ns < 0}
+     */
+    public static void sleepNs(ClockType clock, long ns) {
+        Objects.requireNonNull(clock, "clock");
+        if (ns < 0) {
+            throw new IllegalArgumentException("ns=" + ns + " (expected >= 0)");
+        }
+        Coroutine self = requireSelf("Coroutine.sleepNs()");
+        AioContext c = AioContext.current();
+        if (c == null) {
+            throw new IllegalStateException("Coroutine.sleepNs() on thread '" + Thread.currentThread().getName()
+                    + "', which runs no context (expected a thread whose context is current)");
+        }
+        Timer timer = c.newTimer(clock, TimerScale.NS, () -> {
+            self.clearScheduled(SLEEP);
+            wake(self);
+        });
+        self.markScheduled(SLEEP, c);
+        long now = c.clockNs(clock);
+        timer.modNs(ns > Long.MAX_VALUE - now ? Long.MAX_VALUE : now + ns);
+        try {
+            Coroutine.yield();
+        } catch (IllegalStateException pinned) {
+            timer.delete();
+            self.clearScheduled(SLEEP);
+            throw pinned;
+        }
+    }
+
+    @Override
+    public String toString() {
+        return fiber == null ? "Coroutine[marker]" : "Coroutine@" + Integer.toHexString(System.identityHashCode(this));
+    }
+}

@@ -1,0 +1,147 @@
+package io.jaio;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+import java.util.Map;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * Helpers of the coroutine tests: bounded draining, bounded cross-thread waits that dump every
+ * thread when they give up, running code on an IOThread synchronously (QEMU test-aio-multithread's
+ * ctx_run), and collecting failures from other threads. Nothing here sleeps to wait for timing.
+ */
+final class CoTestSupport {
+    /** How long a cross-thread wait may take before the test calls it a hang. */
+    static final long HANG_MS = 30_000;
+    private static final int DRAIN_LIMIT = 100_000;
+
+    private CoTestSupport() {
+    }
+
+    /** {@code while (ctx.poll(false));}, bounded. */
+    static int drain(AioContext ctx) {
+        int n = 0;
+        while (ctx.poll(false)) {
+            if (++n == DRAIN_LIMIT) {
+                fail("poll(false) still made progress after " + DRAIN_LIMIT + " calls");
+            }
+        }
+        return n;
+    }
+
+    /**
+     * Blocking polls until {@code cond} holds. A watchdog timer on the context wakes the last
+     * poll at the deadline, so a hang fails with a thread dump instead of blocking forever.
+     */
+    static void pollUntil(AioContext ctx, String what, BooleanSupplier cond) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HANG_MS);
+        Timer watchdog = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
+        watchdog.modNs(deadline);
+        try {
+            while (!cond.getAsBoolean()) {
+                if (System.nanoTime() - deadline > 0) {
+                    fail("gave up polling for " + what + "\n" + threadDump());
+                }
+                ctx.poll(true);
+            }
+        } finally {
+            watchdog.delete();
+        }
+    }
+
+    /** Spins until {@code cond} holds; after {@link #HANG_MS} dumps all threads and fails. */
+    static void awaitCondition(String what, BooleanSupplier cond) {
+        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HANG_MS);
+        int spins = 0;
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                fail("gave up waiting for " + what + "\n" + threadDump());
+            }
+            if (++spins < 1000) {
+                Thread.onSpinWait();
+            } else {
+                Thread.yield();
+            }
+        }
+    }
+
+    static void await(CountDownLatch latch, String what) throws InterruptedException {
+        if (!latch.await(HANG_MS, TimeUnit.MILLISECONDS)) {
+            fail("gave up waiting for " + what + "\n" + threadDump());
+        }
+    }
+
+    static void joinOrDump(Thread t) throws InterruptedException {
+        t.join(HANG_MS);
+        if (t.isAlive()) {
+            fail("thread '" + t.getName() + "' did not finish\n" + threadDump());
+        }
+    }
+
+    /** Runs {@code r} on the IOThread's home thread and waits for it (QEMU ctx_run). */
+    static void runOn(IOThread io, Runnable r, Failures failures) throws InterruptedException {
+        CountDownLatch done = new CountDownLatch(1);
+        io.context().scheduleOneShot("ctx-run", () -> {
+            try {
+                r.run();
+            } catch (Throwable t) {
+                failures.add(t);
+            } finally {
+                done.countDown();
+            }
+        });
+        await(done, "ctx_run on " + io.thread().getName());
+    }
+
+    /** Failures seen on other threads, rethrown by {@link #check()}. */
+    static final class Failures {
+        private final Queue<Throwable> list = new ConcurrentLinkedQueue<>();
+
+        void add(Throwable t) {
+            list.add(t);
+        }
+
+        Runnable guard(Runnable r) {
+            return () -> {
+                try {
+                    r.run();
+                } catch (Throwable t) {
+                    list.add(t);
+                    throw t;
+                }
+            };
+        }
+
+        /** An error handler for contexts that records instead of logging. */
+        CallbackErrorHandler handler() {
+            return (ctx, source, e) -> list.add(new AssertionError(source + " in context '" + ctx.name() + "'", e));
+        }
+
+        void check() {
+            Throwable first = list.poll();
+            if (first != null) {
+                AssertionError e = new AssertionError("failure on another thread", first);
+                for (Throwable t : list) {
+                    e.addSuppressed(t);
+                }
+                throw e;
+            }
+        }
+    }
+
+    static String threadDump() {
+        StringBuilder sb = new StringBuilder("---- thread dump ----\n");
+        for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
+            Thread t = e.getKey();
+            sb.append('"').append(t.getName()).append("\" ").append(t.getState()).append('\n');
+            for (StackTraceElement f : e.getValue()) {
+                sb.append("    at ").append(f).append('\n');
+            }
+        }
+        return sb.toString();
+    }
+}
