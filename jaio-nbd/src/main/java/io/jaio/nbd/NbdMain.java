@@ -17,6 +17,8 @@ import io.jaio.AioContext;
 public final class NbdMain {
     static final String VERSION = "jaio-nbd 0.1.0";
     private static final long DEFAULT_IMAGE_SIZE = 1L << 30;
+    /** The server run() is serving, for in-process tests that need to stop it; null otherwise. */
+    static volatile NbdServer running;
 
     private NbdMain() {
     }
@@ -90,6 +92,7 @@ public final class NbdMain {
                 throw new ServeOptions.UsageException("cannot listen: " + e.getMessage());
             }
             installSignalHandlers(server);
+            running = server;
             if (opts.pidFile != null) {
                 Files.writeString(Path.of(opts.pidFile), ProcessHandle.current().pid() + "\n");
             }
@@ -103,6 +106,7 @@ public final class NbdMain {
             try {
                 status = server.run();
             } finally {
+                running = null;
                 server.closeMain();
             }
             if (opts.pidFile != null) {

@@ -40,6 +40,10 @@ final class NbdServer {
     private boolean stopping;
     private long stopDeadline;
     private final Timer drainDeadline;
+    private final Timer acceptRetry;
+    private long acceptFailures;
+    /** How long accepting pauses after running out of fds or memory. */
+    static final long ACCEPT_BACKOFF_NS = 100_000_000L;
 
     /** One IOThread and what its connections share. Fields are read on that thread only. */
     static final class Worker {
@@ -101,6 +105,7 @@ final class NbdServer {
             workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, opts.verbose));
         }
         this.drainDeadline = main.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
+        this.acceptRetry = main.newTimer(ClockType.REALTIME, TimerScale.NS, this::onAcceptRetry);
         setListening(true);
     }
 
@@ -126,7 +131,7 @@ final class NbdServer {
             int fd = Sockets.accept(listenFd);
             if (fd < 0) {
                 if (fd != -11) {
-                    LOG.log(System.Logger.Level.WARNING, "accept failed: errno " + (-fd) + "; still listening");
+                    acceptFailed(-fd);
                 }
                 return;
             }
@@ -147,6 +152,46 @@ final class NbdServer {
                 LOG.log(System.Logger.Level.WARNING, "cannot stop watching the listening socket: " + e.getMessage());
             }
         }
+    }
+
+    /**
+     * accept() failed. Out of fds or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), the pending
+     * connection stays queued and the listening socket stays readable, so watching it would spin:
+     * stop watching for {@link #ACCEPT_BACKOFF_NS} and try again. Other errors (ECONNABORTED:
+     * the client gave up) concern one connection only.
+     */
+    private void acceptFailed(int errno) {
+        boolean resources = errno == 24 || errno == 23 || errno == 105 || errno == 12;
+        if (!resources) {
+            LOG.log(System.Logger.Level.INFO, "accept failed: errno " + errno + "; still listening");
+            return;
+        }
+        acceptFailures++;
+        if (acceptFailures == 1 || acceptFailures % 100 == 0) {
+            LOG.log(System.Logger.Level.WARNING, "accept failed: errno " + errno + " (out of fds or memory, "
+                    + acceptFailures + " time(s)); pausing accepts for " + ACCEPT_BACKOFF_NS / 1_000_000 + " ms");
+        }
+        try {
+            setListening(false);
+        } catch (ErrnoException e) {
+            LOG.log(System.Logger.Level.WARNING, "cannot stop watching the listening socket: " + e.getMessage());
+        }
+        acceptRetry.modNs(main.clockNs(ClockType.REALTIME) + ACCEPT_BACKOFF_NS);
+    }
+
+    private void onAcceptRetry() {
+        if (!stopping && clients < opts.shared) {
+            try {
+                setListening(true);
+            } catch (ErrnoException e) {
+                LOG.log(System.Logger.Level.WARNING, "cannot watch the listening socket: " + e.getMessage());
+            }
+        }
+    }
+
+    /** Number of accept() failures for lack of resources so far (a test probe). */
+    long acceptFailures() {
+        return acceptFailures;
     }
 
     private void onClientLeft() {
@@ -229,5 +274,6 @@ final class NbdServer {
     /** Disarms the drain deadline; call after {@link #run()}, before closing the main context. */
     void closeMain() {
         drainDeadline.delete();
+        acceptRetry.delete();
     }
 }

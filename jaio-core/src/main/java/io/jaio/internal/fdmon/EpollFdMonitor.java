@@ -106,7 +106,7 @@ public final class EpollFdMonitor implements FdMonitor {
             Structs.setTimespec(timespec, timeoutNs);
             int p = Syscalls.ppoll(errno, pollfd, 1, timespec);
             if (p <= 0) {
-                return p == -Errno.EINTR || p == 0 ? 0 : collect(ready, p);
+                return p == -Errno.EINTR || p == -Errno.EAGAIN || p == 0 ? 0 : collect(ready, p);
             }
         }
         return collect(ready, Syscalls.epollWait(errno, epfd, events, MAX_EVENTS, timeoutMs));
@@ -114,8 +114,8 @@ public final class EpollFdMonitor implements FdMonitor {
 
     private int collect(ReadyList ready, int r) throws ErrnoException {
         if (r < 0) {
-            if (r == -Errno.EINTR) {
-                return 0;
+            if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
+                return 0; // interrupted or asked to retry: the caller's next poll() waits again
             }
             throw new ErrnoException("epoll_wait(epfd=" + epfd + ")", -r);
         }

@@ -94,8 +94,8 @@ public final class PollFdMonitor implements FdMonitor {
         }
         int r = Syscalls.ppoll(errno, pollfds, npfd, ts);
         if (r < 0) {
-            if (r == -Errno.EINTR) {
-                return 0;
+            if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
+                return 0; // interrupted or asked to retry: the caller's next poll() waits again
             }
             throw new ErrnoException("ppoll(nfds=" + npfd + ")", -r);
         }

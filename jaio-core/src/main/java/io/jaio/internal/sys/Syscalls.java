@@ -149,6 +149,11 @@ public final class Syscalls {
 
     /** read(2): bytes read, or {@code -errno}. */
     public static long read(MemorySegment ccs, int fd, MemorySegment buf, long len) {
+        long fault = Faults.check(Faults.Call.READ, len);
+        if (fault < 0) {
+            return fault;
+        }
+        len = Faults.capped(len, fault);
         try {
             long r = (long) READ.invokeExact(ccs, fd, buf, len);
             return r < 0 ? -errno(ccs) : r;
@@ -159,6 +164,11 @@ public final class Syscalls {
 
     /** write(2): bytes written, or {@code -errno}. */
     public static long write(MemorySegment ccs, int fd, MemorySegment buf, long len) {
+        long fault = Faults.check(Faults.Call.WRITE, len);
+        if (fault < 0) {
+            return fault;
+        }
+        len = Faults.capped(len, fault);
         try {
             long r = (long) WRITE.invokeExact(ccs, fd, buf, len);
             return r < 0 ? -errno(ccs) : r;
@@ -217,6 +227,10 @@ public final class Syscalls {
 
     /** ppoll(2): number ready, or {@code -errno}. {@code timespec} is NULL for "forever". */
     public static int ppoll(MemorySegment ccs, MemorySegment fds, long nfds, MemorySegment timespec) {
+        long fault = Faults.check(Faults.Call.PPOLL, 0);
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             int r = (int) PPOLL.invokeExact(ccs, fds, nfds, timespec, MemorySegment.NULL);
             return r < 0 ? -errno(ccs) : r;
@@ -242,6 +256,10 @@ public final class Syscalls {
 
     /** epoll_ctl(2): 0 or {@code -errno}. */
     public static int epollCtl(MemorySegment ccs, int epfd, int op, int fd, MemorySegment event) {
+        long fault = Faults.check(Faults.Call.EPOLL_CTL, 0);
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             int r = (int) EPOLL_CTL.invokeExact(ccs, epfd, op, fd, event);
             return r < 0 ? -errno(ccs) : r;
@@ -252,6 +270,10 @@ public final class Syscalls {
 
     /** epoll_wait(2) with a millisecond timeout: number ready, or {@code -errno}. */
     public static int epollWait(MemorySegment ccs, int epfd, MemorySegment events, int max, int timeoutMs) {
+        long fault = Faults.check(Faults.Call.EPOLL_WAIT, 0);
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             int r = (int) EPOLL_WAIT.invokeExact(ccs, epfd, events, max, timeoutMs);
             return r < 0 ? -errno(ccs) : r;
@@ -267,6 +289,10 @@ public final class Syscalls {
 
     /** epoll_pwait2(2) with a nanosecond timespec (NULL = forever): number ready, or {@code -errno}. */
     public static int epollPwait2(MemorySegment ccs, int epfd, MemorySegment events, int max, MemorySegment timespec) {
+        long fault = Faults.check(Faults.Call.EPOLL_WAIT, 0);
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             int r = (int) EPOLL_PWAIT2.invokeExact(ccs, epfd, events, max, timespec, MemorySegment.NULL);
             return r < 0 ? -errno(ccs) : r;
@@ -295,6 +321,10 @@ public final class Syscalls {
 
     /** open(path, flags, mode): the fd, or {@code -errno}. {@code path} is a NUL-terminated string. */
     public static int open(MemorySegment ccs, MemorySegment path, int flags, int mode) {
+        long fault = Faults.check(Faults.Call.OPEN, 0);
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             int r = (int) OPEN.invokeExact(ccs, path, flags | O_CLOEXEC, mode);
             return r < 0 ? -errno(ccs) : r;
@@ -305,6 +335,11 @@ public final class Syscalls {
 
     /** pread(2): bytes read, or {@code -errno}. */
     public static long pread(MemorySegment ccs, int fd, MemorySegment buf, long len, long offset) {
+        long fault = Faults.check(Faults.Call.PREAD, len);
+        if (fault < 0) {
+            return fault;
+        }
+        len = Faults.capped(len, fault);
         try {
             long r = (long) PREAD.invokeExact(ccs, fd, buf, len, offset);
             return r < 0 ? -errno(ccs) : r;
@@ -315,6 +350,11 @@ public final class Syscalls {
 
     /** pwrite(2): bytes written, or {@code -errno}. */
     public static long pwrite(MemorySegment ccs, int fd, MemorySegment buf, long len, long offset) {
+        long fault = Faults.check(Faults.Call.PWRITE, len);
+        if (fault < 0) {
+            return fault;
+        }
+        len = Faults.capped(len, fault);
         try {
             long r = (long) PWRITE.invokeExact(ccs, fd, buf, len, offset);
             return r < 0 ? -errno(ccs) : r;
@@ -335,6 +375,10 @@ public final class Syscalls {
 
     /** fdatasync(2): 0 or {@code -errno}. */
     public static int fdatasync(MemorySegment ccs, int fd) {
+        long fault = Faults.check(Faults.Call.FDATASYNC, 0);
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             int r = (int) FDATASYNC.invokeExact(ccs, fd);
             return r < 0 ? -errno(ccs) : r;
@@ -345,6 +389,10 @@ public final class Syscalls {
 
     /** fallocate(2): 0 or {@code -errno}. */
     public static int fallocate(MemorySegment ccs, int fd, int mode, long offset, long len) {
+        long fault = Faults.check(Faults.Call.FALLOCATE, 0);
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             int r = (int) FALLOCATE.invokeExact(ccs, fd, mode, offset, len);
             return r < 0 ? -errno(ccs) : r;
@@ -405,6 +453,10 @@ public final class Syscalls {
 
     /** accept4(2) without the peer address: the fd, or {@code -errno}. */
     public static int accept4(MemorySegment ccs, int fd, int flags) {
+        long fault = Faults.check(Faults.Call.ACCEPT, 0);
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             int r = (int) ACCEPT4.invokeExact(ccs, fd, MemorySegment.NULL, MemorySegment.NULL, flags);
             return r < 0 ? -errno(ccs) : r;
@@ -457,6 +509,11 @@ public final class Syscalls {
 
     /** recv(2): bytes, 0 at EOF, or {@code -errno}. */
     public static long recv(MemorySegment ccs, int fd, MemorySegment buf, long len, int flags) {
+        long fault = Faults.check(Faults.Call.RECV, len);
+        if (fault < 0) {
+            return fault;
+        }
+        len = Faults.capped(len, fault);
         try {
             long r = (long) RECV.invokeExact(ccs, fd, buf, len, flags);
             return r < 0 ? -errno(ccs) : r;
@@ -467,6 +524,11 @@ public final class Syscalls {
 
     /** send(2): bytes, or {@code -errno}. */
     public static long send(MemorySegment ccs, int fd, MemorySegment buf, long len, int flags) {
+        long fault = Faults.check(Faults.Call.SEND, len);
+        if (fault < 0) {
+            return fault;
+        }
+        len = Faults.capped(len, fault);
         try {
             long r = (long) SEND.invokeExact(ccs, fd, buf, len, flags);
             return r < 0 ? -errno(ccs) : r;
@@ -477,6 +539,10 @@ public final class Syscalls {
 
     /** sendmsg(2): bytes, or {@code -errno}. */
     public static long sendmsg(MemorySegment ccs, int fd, MemorySegment msghdr, int flags) {
+        long fault = Faults.check(Faults.Call.SENDMSG, 0);
+        if (fault < 0) {
+            return fault;
+        }
         try {
             long r = (long) SENDMSG.invokeExact(ccs, fd, msghdr, flags);
             return r < 0 ? -errno(ccs) : r;

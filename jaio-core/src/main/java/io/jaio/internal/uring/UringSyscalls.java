@@ -63,6 +63,10 @@ public final class UringSyscalls {
 
     /** io_uring_enter(fd, toSubmit, minComplete, flags, arg, argsz): SQEs consumed, or {@code -errno}. */
     public static int enter(MemorySegment ccs, int fd, int toSubmit, int minComplete, int flags, long arg, long argSize) {
+        long fault = io.jaio.internal.sys.Faults.checkUringEnter();
+        if (fault < 0) {
+            return (int) fault;
+        }
         try {
             long r = (long) SYSCALL6.invokeExact(ccs, Uring.SYS_IO_URING_ENTER, (long) fd, (long) toSubmit,
                     (long) minComplete, (long) flags, arg, argSize);
