@@ -83,6 +83,8 @@ public final class Syscalls {
     private static final MethodHandle SENDMSG = errnoCall("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle SOCKETPAIR = errnoCall("socketpair", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     private static final MethodHandle POSIX_FADVISE = plainCall("posix_fadvise64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+    private static final MethodHandle PRCTL = LINKER.downcallHandle(LIBC.find("prctl").orElseThrow(),
+            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG), Linker.Option.firstVariadicArg(1));
     private static final MethodHandle STRERROR = plainCall("strerror", FunctionDescriptor.of(ADDRESS, JAVA_INT));
 
     private static final ThreadLocal<MemorySegment> THREAD_ERRNO = ThreadLocal.withInitial(Syscalls::newErrnoSegment);
@@ -565,6 +567,18 @@ public final class Syscalls {
     public static int fadvise(int fd, long offset, long len, int advice) {
         try {
             return (int) POSIX_FADVISE.invokeExact(fd, offset, len, advice);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * prctl(PR_SET_TIMERSLACK, ns) for the calling thread: how late the kernel may end its timed
+     * waits to batch wake-ups (default 50 us). Returns 0 or -1.
+     */
+    public static int setTimerSlackNs(long ns) {
+        try {
+            return (int) PRCTL.invokeExact(29, ns);
         } catch (Throwable t) {
             throw rethrow(t);
         }
