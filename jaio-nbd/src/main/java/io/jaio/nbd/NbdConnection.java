@@ -637,7 +637,13 @@ final class NbdConnection {
     }
 
     private void maybeFinishClose() {
-        if (closed || inFlight > 0 || sendHead != null || !handshake.flushPending()) {
+        if (closed || inFlight > 0 || sendHead != null) {
+            return;
+        }
+        // Handshake bytes still owed go out first, unless the socket is dead (they are dropped).
+        // A failing send calls beginClose(dead), which comes back here and closes: then this
+        // call must not close the fd (by now maybe another client's) and the arena a second time.
+        if (!socketDead && (!handshake.flushPending() || closed)) {
             return;
         }
         closed = true;
