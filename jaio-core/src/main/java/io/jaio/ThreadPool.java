@@ -332,6 +332,14 @@ public final class ThreadPool {
             }
         }
         completionBh.cancel();
+        // A worker that finished after takeDone() pushed its task and then scheduled this bottom
+        // half, which the cancel above may have withdrawn: look at the stack again (QEMU re-scans
+        // its list after the cancel, "goto restart"). Either the push is visible here, or the
+        // worker's schedule() comes after the cancel and stands. getVolatile after the cancel's
+        // volatile RMW pairs with the getAndSet in pushDone() before the worker's schedule().
+        if (DONE_HEAD.getVolatile(this) != null) {
+            completionBh.schedule();
+        }
     }
 
     // ---- parameters and close ----
