@@ -61,15 +61,24 @@ final class NbdTestSupport {
 
     // ---- the server log ----
 
-    /** Records every log record of "io.jaio" and "io.jaio.nbd". Any thread. */
+    /**
+     * Records the log of "io.jaio" and "io.jaio.nbd": the most recent {@link #RECENT} records,
+     * and every record that carries an exception. Any thread.
+     */
     static final class LogCapture extends Handler {
-        private final List<LogRecord> records = new ArrayList<>();
+        static final int RECENT = 2000;
+        private final java.util.ArrayDeque<LogRecord> recent = new java.util.ArrayDeque<>();
+        private final List<LogRecord> thrown = new ArrayList<>();
 
         @Override
         public synchronized void publish(LogRecord r) {
-            if (records.size() < 10_000) {
-                records.add(r);
+            if (r.getThrown() != null) {
+                thrown.add(r);
             }
+            if (recent.size() == RECENT) {
+                recent.removeFirst(); // a fuzz run warns a lot
+            }
+            recent.addLast(r);
         }
 
         @Override
@@ -80,9 +89,11 @@ final class NbdTestSupport {
         public void close() {
         }
 
-        synchronized List<LogRecord> drain() {
-            List<LogRecord> out = new ArrayList<>(records);
-            records.clear();
+        /** Takes the recent records and the ones with exceptions, and forgets them. */
+        synchronized List<List<LogRecord>> drain() {
+            List<List<LogRecord>> out = List.of(new ArrayList<>(recent), new ArrayList<>(thrown));
+            recent.clear();
+            thrown.clear();
             return out;
         }
     }
@@ -97,18 +108,20 @@ final class NbdTestSupport {
      * refused): hostile input must be answered, never crash a handler. Returns the messages logged.
      */
     static List<String> assertNoExceptionsLogged() {
+        List<List<LogRecord>> got = LOG_CAPTURE.drain();
         List<String> messages = new ArrayList<>();
-        StringBuilder thrown = new StringBuilder();
-        for (LogRecord r : LOG_CAPTURE.drain()) {
+        for (LogRecord r : got.get(0)) {
             messages.add(r.getLevel() + " " + r.getMessage());
-            if (r.getThrown() != null) {
-                var sw = new java.io.StringWriter();
-                r.getThrown().printStackTrace(new java.io.PrintWriter(sw));
-                thrown.append(r.getLevel()).append(' ').append(r.getMessage()).append('\n').append(sw);
-            }
+        }
+        StringBuilder thrown = new StringBuilder();
+        for (LogRecord r : got.get(1)) {
+            var sw = new java.io.StringWriter();
+            r.getThrown().printStackTrace(new java.io.PrintWriter(sw));
+            thrown.append(r.getLevel()).append(' ').append(r.getMessage()).append('\n').append(sw);
         }
         if (!thrown.isEmpty()) {
-            fail("the server logged exceptions:\n" + thrown);
+            fail("the server logged exceptions:\n" + thrown + "\nlast log lines:\n"
+                    + String.join("\n", messages.subList(Math.max(0, messages.size() - 60), messages.size())));
         }
         return messages;
     }
