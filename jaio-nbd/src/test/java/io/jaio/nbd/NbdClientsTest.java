@@ -383,7 +383,7 @@ class NbdClientsTest {
         NbdTestSupport.Server s = serve(image, "-t", "-e", "2");
         List<String> cmd = List.of("fio", "--name=verify", "--ioengine=nbd", "--uri=" + s.uri(), "--rw=randwrite",
                 "--bsrange=4k-128k", "--size=16M", "--iodepth=32", "--numjobs=2", "--offset_increment=16M",
-                "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--group_reporting");
+                "--verify=crc32c", "--do_verify=1", "--verify_fatal=1", "--verify_state_save=0", "--group_reporting");
         NbdTestSupport.Result r = run(cmd).expectSuccess(cmd);
         assertTrue(r.output().contains("READ:") && r.output().contains("WRITE:"), "fio wrote and read back:\n" + r.output());
         assertTrue(!r.output().contains("verify") || !r.output().toLowerCase(java.util.Locale.ROOT).contains("bad"),
