@@ -357,6 +357,8 @@ final class NbdConnection {
     private void startRead(Request r) {
         int known = Nbd.CMD_FLAG_FUA | Nbd.CMD_FLAG_DF;
         long len = Integer.toUnsignedLong(r.length);
+        // Charged whatever the outcome: freeRequest credits every READ's length back, refused ones too.
+        bytesInFlight += len;
         if ((r.flags & ~known) != 0) {
             replyError(r, Nbd.EINVAL, "unknown read flags 0x" + Integer.toHexString(r.flags));
         } else if (len > Nbd.MAX_PAYLOAD) {
@@ -368,7 +370,6 @@ final class NbdConnection {
             replyOk(r);
         } else {
             r.data = r.payload(r.length, arena);
-            bytesInFlight += len;
             try {
                 engine.read(export.fd, r.offset, r.data, r);
             } catch (RuntimeException e) {
@@ -637,7 +638,13 @@ final class NbdConnection {
     }
 
     private void maybeFinishClose() {
-        if (closed || inFlight > 0 || sendHead != null || !handshake.flushPending()) {
+        if (closed || inFlight > 0 || sendHead != null) {
+            return;
+        }
+        // Handshake bytes still owed go out first, unless the socket is dead (they are dropped).
+        // A failing send calls beginClose(dead), which comes back here and closes: then this
+        // call must not close the fd (by now maybe another client's) and the arena a second time.
+        if (!socketDead && (!handshake.flushPending() || closed)) {
             return;
         }
         closed = true;
