@@ -41,7 +41,8 @@ final class Export {
     }
 
     /**
-     * Opens {@code path}. Errors are one clear line: missing, a directory, unreadable, empty.
+     * Opens {@code path}. Errors are one clear line: missing, a directory, unreadable. An empty
+     * image is served as an export of size 0 (every request with a length is out of range).
      */
     static Export open(String name, String path, boolean readOnly, boolean direct, boolean multiConn) throws ServeOptions.UsageException {
         Path p = Path.of(path);

@@ -338,7 +338,9 @@ final class NbdConnection {
             case Nbd.CMD_TRIM -> startTrimOrZeroes(r, false);
             case Nbd.CMD_WRITE_ZEROES -> startTrimOrZeroes(r, true);
             case Nbd.CMD_CACHE -> {
-                if (rangeError(r, Nbd.EINVAL) != 0) {
+                if (r.flags != 0) {
+                    replyError(r, Nbd.EINVAL, "unknown cache flags 0x" + Integer.toHexString(r.flags));
+                } else if (rangeError(r, Nbd.EINVAL) != 0) {
                     replyError(r, Nbd.EINVAL, "cache past the end");
                 } else {
                     Fds.adviseWillNeed(export.fd, r.offset, Integer.toUnsignedLong(r.length));
