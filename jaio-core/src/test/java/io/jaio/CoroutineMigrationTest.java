@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Known failure, found by {@link SoakStressTest} with {@code -Djaio.soak.coMove=true}: once
  * the frame that calls {@link Coroutine#rescheduleSelf} is compiled by C2, it reads the thread
- * it ran on <em>before</em> the move (about 70-90% of 100,000 moves here; 0 with
+ * it ran on <em>before</em> the move (41,068 of 100,000 moves in one run here, 72-78% in others; 0 with
  * {@code -XX:TieredStopAtLevel=1}). HotSpot treats the current thread as fixed within a compiled
  * frame, which holds for the only supported migrating continuation, a virtual thread (whose
  * identity does not change with its carrier), and not for a raw {@code
