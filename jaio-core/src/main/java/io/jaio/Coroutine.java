@@ -392,6 +392,10 @@ public final class Coroutine {
      * before (QEMU 26b0b698c0). Does nothing if {@code newCtx} is already current.
      *
      * @throws IllegalStateException outside a coroutine, or on a thread without a current context
+     *
+     * <p><b>Known bug:</b> moving to a context of another home thread is unsafe once the
+     * coroutine's frames are JIT-compiled: code after the move may still see the old thread
+     * (docs/coroutines.md, "Known bug"). Move only between contexts of the same thread for now.
      */
     public static void rescheduleSelf(AioContext newCtx) {
         Objects.requireNonNull(newCtx, "newCtx");
