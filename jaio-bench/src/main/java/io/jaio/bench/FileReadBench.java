@@ -30,12 +30,27 @@ import io.jaio.FileIoEngines;
  * thread and on QD threads, {@code AsynchronousFileChannel} with QD reads in flight, fio
  * {@code ioengine=io_uring}.
  *
- * <p>Arguments: {@code [file] [seconds per row] [rounds] [json output or -]}; defaults
+ * <p>Arguments: {@code [file] [seconds per row] [rounds] [json output or -]} (and the properties
+ * {@code jaio.bench.modes}, {@code jaio.bench.depths}, {@code jaio.bench.fio}); defaults
  * {@code /var/tmp/jaio-bench/read-1g.img 2 5 -}. The file (1 GiB, {@code -Djaio.bench.fileMiB})
  * is made on first use and must live on a disk file system that accepts O_DIRECT (not tmpfs).
  */
 public final class FileReadBench {
-    static final int[] DEPTHS = {1, 32};
+    /** Queue depths measured; {@code -Djaio.bench.depths=32} narrows a re-run. */
+    static final int[] DEPTHS = Arrays.stream(System.getProperty("jaio.bench.depths", "1,32").split(","))
+            .mapToInt(Integer::parseInt).toArray();
+    /** Modes measured, O_DIRECT first; {@code -Djaio.bench.modes=direct} (or {@code cached}) narrows a re-run. */
+    static final boolean[] MODES = modes(System.getProperty("jaio.bench.modes", "direct,cached"));
+
+    private static boolean[] modes(String spec) {
+        List<String> names = List.of(spec.split(","));
+        boolean d = names.contains("direct");
+        boolean c = names.contains("cached");
+        if (!d && !c) {
+            throw new IllegalArgumentException("jaio.bench.modes=" + spec + " (expected direct, cached or both)");
+        }
+        return d && c ? new boolean[] {true, false} : new boolean[] {d};
+    }
 
     /** One measured interval of one row. {@code *BytesPerOp} are NaN where not measured. */
     record Result(long ops, long elapsedNs, double homeBytesPerOp, double allBytesPerOp, double foreignCpuPercent) {
@@ -124,7 +139,7 @@ public final class FileReadBench {
             throws Exception {
         System.out.println(results == null ? "== warm-up round" : "== round " + (round + 1));
         ForeignCpu cpu = new ForeignCpu();
-        for (boolean direct : new boolean[] {true, false}) {
+        for (boolean direct : MODES) {
             if (!direct) {
                 ReadFile.warmPageCache(file);
             }
@@ -166,7 +181,7 @@ public final class FileReadBench {
                 TimeUnit.NANOSECONDS.toSeconds(durationNs));
         System.out.printf("%-10s %-4s %-30s %10s %21s %8s %11s %11s %8s%n", "mode", "QD", "row", "IOPS", "min-max", "x fio",
                 "home B/op", "all B/op", "foreign%");
-        for (boolean direct : new boolean[] {true, false}) {
+        for (boolean direct : MODES) {
             for (int qd : DEPTHS) {
                 List<Result> fio = results.get(key(direct, qd, "fio io_uring"));
                 double fioMedian = fio == null ? Double.NaN : median(fio.stream().mapToDouble(Result::iops).toArray());
