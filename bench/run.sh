@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Runs every jaio benchmark side by side with Netty 4.2 and the JDK, in one go, and writes the
 # results into bench-results/ (git-ignored): jmh.json + jmh.txt (JMH, with -prof gc),
-# timers.json + timers.txt (TimerLateness), env.txt (machine), then prints a summary.
-#   bench/run.sh            the full set (~10 minutes on 2 vCPUs)
-#   QUICK=1 bench/run.sh    a smoke run: 1 fork, short iterations, 100k timers
+# timers.json + timers.txt (TimerLateness), jmh-io.json + jmh-io.txt (UringNopBenchmark,
+# ThreadPoolBenchmark), uring-nop-c.txt (the C raw-ring NOP loop, bench/c/uring_nop.c),
+# fileread.json + fileread.txt (FileReadBench: jaio file engines vs FileChannel,
+# AsynchronousFileChannel and fio), env.txt (machine), then prints a summary.
+#   bench/run.sh            the full set (~19 minutes on 2 vCPUs)
+#   QUICK=1 bench/run.sh    a smoke run: 1 fork, short iterations, 100k timers, 1 s file rows
+#   SETS=uring,pool,file bench/run.sh   only some sets (loop, timers, uring, pool, file)
+# FileReadBench reads a 1 GiB file made on first use in $READ_FILE (default
+# /var/tmp/jaio-bench/read-1g.img: a disk file system, since O_DIRECT does not work on tmpfs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/bench-results"
@@ -13,11 +19,22 @@ cd "$ROOT"
 if [ -n "${QUICK:-}" ]; then
   JMH_OPTS=(-f 1 -wi 1 -w 1 -i 2 -r 1)
   TIMER_ARGS=(100000 2 1 0,1000)
+  FILE_ARGS=(1 2)          # seconds per row, rounds
+  C_NOP_ARGS=(0.5 3)       # seconds per round, rounds
 else
   JMH_OPTS=(-f 2 -wi 3 -w 1 -i 5 -r 1)
   TIMER_ARGS=(1000000 5 1 0,1000)
+  FILE_ARGS=(2 5)
+  C_NOP_ARGS=(1 7)
 fi
+SETS="${SETS:-loop,timers,uring,pool,file}"
+has() { [[ ",$SETS," == *",$1,"* ]]; }
+READ_FILE="${READ_FILE:-/var/tmp/jaio-bench/read-1g.img}"
 BENCHES='BhLocalBenchmark|BhCrossThreadBenchmark|WakeupPingPongBenchmark'
+IO_BENCHES=()
+has uring && IO_BENCHES+=('UringNopBenchmark')
+has pool && IO_BENCHES+=('ThreadPoolBenchmark')
+JAVA_RUN=(./jaio java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow)
 
 {
   echo "date: $(date -u +%FT%TZ)"
@@ -27,22 +44,56 @@ BENCHES='BhLocalBenchmark|BhCrossThreadBenchmark|WakeupPingPongBenchmark'
   echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
   echo "jmh options: ${JMH_OPTS[*]} -prof gc"
   echo "timer args: ${TIMER_ARGS[*]}"
+  echo "sets: $SETS; file rows: ${FILE_ARGS[*]} (s per row, rounds) on $READ_FILE; C NOP: ${C_NOP_ARGS[*]}"
+  echo "fio: $(fio --version 2>/dev/null || echo none); cc: $(cc --version 2>/dev/null | head -n1 || echo none)"
+  echo "file system of the read file: $(df -T "$(dirname "$READ_FILE")" 2>/dev/null | tail -n1 | awk '{print $1, $2}')"
 } > "$OUT/env.txt"
 
 # ./jaio bench builds jaio-core + jaio-bench (mvn package) and runs benchmarks.jar with the args.
-./jaio bench "$BENCHES" "${JMH_OPTS[@]}" -prof gc -jvmArgsAppend -Xmx2g \
-  -rf json -rff "$OUT/jmh.json" -o "$OUT/jmh.txt"
+if has loop; then
+  ./jaio bench "$BENCHES" "${JMH_OPTS[@]}" -prof gc -jvmArgsAppend -Xmx2g \
+    -rf json -rff "$OUT/jmh.json" -o "$OUT/jmh.txt"
+fi
+if [ ${#IO_BENCHES[@]} -gt 0 ]; then
+  ./jaio bench "$(IFS='|'; echo "${IO_BENCHES[*]}")" "${JMH_OPTS[@]}" -prof gc -jvmArgsAppend -Xmx2g \
+    -rf json -rff "$OUT/jmh-io.json" -o "$OUT/jmh-io.txt"
+fi
 ./jaio java -version 2>> "$OUT/env.txt"
 
-./jaio java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memory-access=allow -Xms4g -Xmx4g \
-  -cp "$ROOT/jaio-bench/target/benchmarks.jar" io.jaio.bench.TimerLateness \
-  "${TIMER_ARGS[@]}" "$OUT/timers.json" | tee "$OUT/timers.txt"
+if has uring; then
+  # The C side of UringNopBenchmark, right after it in the same session (needs a C compiler).
+  if command -v cc >/dev/null 2>&1; then
+    cc -O2 -Wall -o "$OUT/uring_nop" bench/c/uring_nop.c
+    : > "$OUT/uring-nop-c.txt"
+    for b in 1 8 32; do "$OUT/uring_nop" "$b" "${C_NOP_ARGS[@]}" | tee -a "$OUT/uring-nop-c.txt"; done
+  else
+    echo "no C compiler (cc): C raw-ring NOP loop skipped" | tee "$OUT/uring-nop-c.txt"
+  fi
+fi
+
+if has timers; then
+  "${JAVA_RUN[@]}" -Xms4g -Xmx4g \
+    -cp "$ROOT/jaio-bench/target/benchmarks.jar" io.jaio.bench.TimerLateness \
+    "${TIMER_ARGS[@]}" "$OUT/timers.json" | tee "$OUT/timers.txt"
+fi
+
+if has file; then
+  [ -f "$ROOT/jaio-bench/target/benchmarks.jar" ] || ./jaio bench -l > /dev/null
+  "${JAVA_RUN[@]}" -Xms1g -Xmx1g -cp "$ROOT/jaio-bench/target/benchmarks.jar" io.jaio.bench.FileReadBench \
+    "$READ_FILE" "${FILE_ARGS[@]}" "$OUT/fileread.json" | tee "$OUT/fileread.txt"
+fi
 
 echo
 echo "== summary (JMH: score ns/op, -prof gc B/op; all threads counted) =="
-python3 - "$OUT/jmh.json" <<'PY'
-import json, sys
-rows = json.load(open(sys.argv[1]))
+JSONS=()
+has loop && JSONS+=("$OUT/jmh.json")
+[ ${#IO_BENCHES[@]} -gt 0 ] && JSONS+=("$OUT/jmh-io.json")
+python3 - "${JSONS[@]}" <<'PY'
+import json, os, sys
+rows = []
+for f in sys.argv[1:]:
+    if os.path.exists(f):
+        rows += json.load(open(f))
 print(f"{'benchmark':52} {'params':28} {'ns/op':>10} {'error':>9} {'B/op':>8}")
 for r in rows:
     name = r["benchmark"].replace("io.jaio.bench.", "")
@@ -51,5 +102,7 @@ for r in rows:
     alloc = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm", {}).get("score", "nan")
     print(f"{name:52} {params:28} {float(pm['score']):10.1f} {float(pm['scoreError']):9.1f} {float(alloc):8.2f}")
 PY
-grep '^MEDIAN' "$OUT/timers.txt"
+if has timers; then grep '^MEDIAN' "$OUT/timers.txt"; fi
+if has uring; then grep '^MEDIAN\|skipped' "$OUT/uring-nop-c.txt"; fi
+if has file; then sed -n '/== summary/,$p' "$OUT/fileread.txt"; fi
 echo "results in $OUT"
