@@ -26,5 +26,5 @@ check() { # $1 = expected ("ok" or "violation"), $2.. = spin defines
 check ok
 check violation -DBUG
 check violation -DBUG_NORECHECK
-check violation -DBUG_ACCEPT_CLEARS_EVENT
+check violation -DBUG2
 exit $status

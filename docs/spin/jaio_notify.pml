@@ -11,10 +11,10 @@
  *     -DBUG            the home thread's own schedules inside the poll window skip aioNotify
  *                      (wakeForChange without waitWindow)
  *     -DBUG_NORECHECK  poll() does not re-read notified after raising notifyMe (QEMU 3.1 item 1)
- *     -DBUG_ACCEPT_CLEARS_EVENT  the accept also drains the eventfd when notified was set, the
- *                      old QEMU design in which skipping the write when notified is already set
- *                      is QEMU's BUG2 (aio_notify_accept.promela); jaio drains only in the
- *                      eventfd's own read handler, which is what makes its skip safe
+ *     -DBUG2           QEMU's BUG2 (aio_notify_accept.promela) in the old design: the accept
+ *                      also drains the eventfd when notified was set, and aio_notify writes the
+ *                      eventfd before it sets notified. jaio drains only in the eventfd's own
+ *                      read handler and sets notified first, which is what makes its skip safe
  *
  * Property: whenever work is pending (req) it is eventually consumed: ltl no_lost_wakeup.
  * A home thread blocked on the eventfd with req set and no writer left is a run where req stays
@@ -37,11 +37,19 @@ inline aio_notify() {
     if
     :: notified -> skip
     :: else ->
+#ifdef BUG2
+        if
+        :: notify_me != 0 -> event = 1
+        :: else -> skip
+        fi;
+        notified = 1
+#else
         notified = 1;
         if
         :: notify_me != 0 -> event = 1
         :: else -> skip
         fi
+#endif
     fi
 }
 
@@ -109,7 +117,7 @@ active proctype home() {
         if                               /* the accept: clear notified */
         :: notified ->
             notified = 0;
-#ifdef BUG_ACCEPT_CLEARS_EVENT
+#ifdef BUG2
             event = 0;
 #endif
             skip
