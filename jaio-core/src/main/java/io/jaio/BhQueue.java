@@ -33,7 +33,7 @@ import java.util.List;
  */
 final class BhQueue {
     /** Marker in {@code next}: the push that queued this node has not linked it yet. */
-    private static final BottomHalf UNLINKED = new BottomHalf(null, "unlinked-marker", null, null, 0);
+    private static final BottomHalf UNLINKED = new BottomHalf(null, null, "unlinked-marker", null, null, 0);
     private static final int CLEAR_ON_DEQUEUE = BottomHalf.PENDING | BottomHalf.SCHEDULED | BottomHalf.IDLE;
     /** QEMU aio_compute_bh_timeout: idle bottom halves are run at least this often. */
     static final long IDLE_TIMEOUT_NS = 10_000_000L;
@@ -67,7 +67,7 @@ final class BhQueue {
     // ---- any thread ----
 
     BottomHalf create(String name, Runnable cb, ReentrancyGuard guard, boolean oneShot) {
-        BottomHalf bh = new BottomHalf(ctx, name, cb, guard, oneShot ? BottomHalf.ONESHOT : 0);
+        BottomHalf bh = new BottomHalf(ctx, this, name, cb, guard, oneShot ? BottomHalf.ONESHOT : 0);
         if (!oneShot) {
             synchronized (registryLock) {
                 bh.registered = true;

@@ -44,6 +44,8 @@ public final class BottomHalf {
     }
 
     final AioContext ctx;
+    /** The queue it is scheduled on: the context's own (a jcstress test drains a private one). */
+    final BhQueue queue;
     final String name;
     final Runnable callback;
     final ReentrancyGuard guard;
@@ -58,8 +60,9 @@ public final class BottomHalf {
     BottomHalf regNext;
     boolean registered;
 
-    BottomHalf(AioContext ctx, String name, Runnable callback, ReentrancyGuard guard, int initialFlags) {
+    BottomHalf(AioContext ctx, BhQueue queue, String name, Runnable callback, ReentrancyGuard guard, int initialFlags) {
         this.ctx = ctx;
+        this.queue = queue;
         this.name = name;
         this.callback = callback;
         this.guard = guard;
@@ -78,7 +81,7 @@ public final class BottomHalf {
 
     /** Runs the callback in a coming {@code poll()} of the context. Any thread. */
     public void schedule() {
-        ctx.bhs.enqueue(this, SCHEDULED);
+        queue.enqueue(this, SCHEDULED);
     }
 
     /**
@@ -87,7 +90,7 @@ public final class BottomHalf {
      * them, even when nothing wakes it. Any thread.
      */
     public void scheduleIdle() {
-        ctx.bhs.enqueue(this, SCHEDULED | IDLE);
+        queue.enqueue(this, SCHEDULED | IDLE);
     }
 
     /**
@@ -104,7 +107,7 @@ public final class BottomHalf {
      * afterwards.
      */
     public void delete() {
-        ctx.bhs.delete(this);
+        queue.delete(this);
     }
 
     /** Whether a run is pending (scheduled and not yet started, cancelled or deleted). Any thread. */

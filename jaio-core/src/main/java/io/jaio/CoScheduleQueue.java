@@ -53,8 +53,14 @@ final class CoScheduleQueue {
     private Coroutine head;
 
     CoScheduleQueue(AioContext ctx) {
+        this(ctx, ctx.bhs);
+    }
+
+    /** A queue whose bottom half goes on {@code bhs}: the context's queue, or a jcstress test's own. */
+    CoScheduleQueue(AioContext ctx, BhQueue bhs) {
+        ctx.checkOpen();
         this.ctx = ctx;
-        this.bh = ctx.newBottomHalf("co-schedule", this::run);
+        this.bh = bhs.create("co-schedule", this::run, null, false);
     }
 
     /** QEMU aio_co_schedule. Any thread. */

@@ -82,9 +82,15 @@ public final class ThreadPool {
     private boolean closed;
 
     ThreadPool(AioContext ctx) {
+        this(ctx, ctx.bhs);
+    }
+
+    /** A pool whose bottom halves go on {@code bhs}: the context's queue, or a jcstress test's own. */
+    ThreadPool(AioContext ctx, BhQueue bhs) {
+        ctx.checkOpen();
         this.ctx = ctx;
-        this.completionBh = ctx.newBottomHalf("thread-pool-completion", this::onCompletionBh);
-        this.newThreadBh = ctx.newBottomHalf("thread-pool-spawn", this::onNewThreadBh);
+        this.completionBh = bhs.create("thread-pool-completion", this::onCompletionBh, null, false);
+        this.newThreadBh = bhs.create("thread-pool-spawn", this::onNewThreadBh, null, false);
         updateParams(ctx.threadPoolMin(), ctx.threadPoolMax());
     }
 
