@@ -63,6 +63,20 @@ final class NbdServer {
             this.verbose = verbose;
         }
 
+        /**
+         * A worker with no server and no IOThread, on a context the caller polls: the seam through
+         * which tests and the wire fuzzer hand a socket to an {@link NbdConnection} without a
+         * listening socket. Closed connections are not reported to any server.
+         */
+        Worker(AioContext ctx, Export export, FileIoEngine engine) {
+            this.server = null;
+            this.thread = null;
+            this.ctx = ctx;
+            this.export = export;
+            this.verbose = false;
+            this.engine = engine;
+        }
+
         void accept(int fd, String peer, boolean threads) {
             if (engine == null) {
                 engine = threads || !ctx.hasIoUring() ? FileIoEngines.threadPool(ctx) : FileIoEngines.ioUring(ctx);
@@ -80,7 +94,9 @@ final class NbdServer {
             if (verbose) {
                 LOG.log(System.Logger.Level.INFO, () -> c.peer + ": closed");
             }
-            server.main.scheduleOneShot("nbd-client-left", server::onClientLeft);
+            if (server != null) {
+                server.main.scheduleOneShot("nbd-client-left", server::onClientLeft);
+            }
         }
 
         /** Stops every connection taking requests; they close once their replies are out. */
