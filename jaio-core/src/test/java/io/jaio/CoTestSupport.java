@@ -24,13 +24,7 @@ final class CoTestSupport {
 
     /** {@code while (ctx.poll(false));}, bounded. */
     static int drain(AioContext ctx) {
-        int n = 0;
-        while (ctx.poll(false)) {
-            if (++n == DRAIN_LIMIT) {
-                fail("poll(false) still made progress after " + DRAIN_LIMIT + " calls");
-            }
-        }
-        return n;
+        return TestSupport.drain(ctx);
     }
 
     /**
@@ -38,35 +32,12 @@ final class CoTestSupport {
      * poll at the deadline, so a hang fails with a thread dump instead of blocking forever.
      */
     static void pollUntil(AioContext ctx, String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HANG_MS);
-        Timer watchdog = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
-        watchdog.modNs(deadline);
-        try {
-            while (!cond.getAsBoolean()) {
-                if (System.nanoTime() - deadline > 0) {
-                    fail("gave up polling for " + what + "\n" + threadDump());
-                }
-                ctx.poll(true);
-            }
-        } finally {
-            watchdog.delete();
-        }
+        TestSupport.pollUntil(ctx, what, cond);
     }
 
     /** Spins until {@code cond} holds; after {@link #HANG_MS} dumps all threads and fails. */
     static void awaitCondition(String what, BooleanSupplier cond) {
-        long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(HANG_MS);
-        int spins = 0;
-        while (!cond.getAsBoolean()) {
-            if (System.nanoTime() - deadline > 0) {
-                fail("gave up waiting for " + what + "\n" + threadDump());
-            }
-            if (++spins < 1000) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
-            }
-        }
+        TestSupport.awaitCondition(what, cond);
     }
 
     static void await(CountDownLatch latch, String what) throws InterruptedException {
@@ -76,10 +47,7 @@ final class CoTestSupport {
     }
 
     static void joinOrDump(Thread t) throws InterruptedException {
-        t.join(HANG_MS);
-        if (t.isAlive()) {
-            fail("thread '" + t.getName() + "' did not finish\n" + threadDump());
-        }
+        TestSupport.joinOrDump(t);
     }
 
     /** Runs {@code r} on the IOThread's home thread and waits for it (QEMU ctx_run). */
@@ -134,14 +102,6 @@ final class CoTestSupport {
     }
 
     static String threadDump() {
-        StringBuilder sb = new StringBuilder("---- thread dump ----\n");
-        for (Map.Entry<Thread, StackTraceElement[]> e : Thread.getAllStackTraces().entrySet()) {
-            Thread t = e.getKey();
-            sb.append('"').append(t.getName()).append("\" ").append(t.getState()).append('\n');
-            for (StackTraceElement f : e.getValue()) {
-                sb.append("    at ").append(f).append('\n');
-            }
-        }
-        return sb.toString();
+        return TestSupport.threadDump();
     }
 }

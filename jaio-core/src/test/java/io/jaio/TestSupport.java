@@ -21,7 +21,9 @@ final class TestSupport {
     /** How long a cross-thread wait may take before the test calls it a hang. */
     static final long HANG_NS = TimeUnit.SECONDS.toNanos(20);
     /** Upper bound on the iterations of a drain loop (a context that never settles is a bug). */
-    private static final int DRAIN_LIMIT = 10_000;
+    private static final int DRAIN_LIMIT = 100_000;
+    /** Upper bound on the blocking polls of {@link #pollUntil}. */
+    private static final long MAX_POLLS = 10_000_000;
 
     private TestSupport() {
     }
@@ -35,6 +37,27 @@ final class TestSupport {
             }
         }
         return n;
+    }
+
+    /**
+     * Blocking polls until {@code done} holds. A watchdog timer on the context wakes the last
+     * poll at the deadline, so a hang fails with a thread dump instead of blocking forever; the
+     * number of polls is bounded too.
+     */
+    static void pollUntil(AioContext ctx, String what, BooleanSupplier done) {
+        long deadline = System.nanoTime() + HANG_NS;
+        Timer watchdog = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
+        watchdog.modNs(ctx.clockNs(ClockType.REALTIME) + HANG_NS);
+        try {
+            for (long i = 0; !done.getAsBoolean(); i++) {
+                if (System.nanoTime() - deadline > 0 || i == MAX_POLLS) {
+                    fail("gave up waiting for " + what + " after " + i + " poll() calls\n" + threadDump());
+                }
+                ctx.poll(true);
+            }
+        } finally {
+            watchdog.delete(); // an armed timer would be reported as a leak by close()
+        }
     }
 
     /** Spins (then yields) until {@code condition} holds; after {@link #HANG_NS} dumps all threads and fails. */

@@ -71,19 +71,7 @@ final class UringTestSupport {
      * on the context ends the wait after {@link #HANG_NS}, failing the test instead of hanging.
      */
     static void pollUntil(AioContext ctx, String what, BooleanSupplier done) {
-        boolean[] expired = {false};
-        Timer watchdog = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> expired[0] = true);
-        watchdog.modNs(ctx.clockNs(ClockType.REALTIME) + HANG_NS);
-        try {
-            for (int i = 0; !done.getAsBoolean(); i++) {
-                if (expired[0] || i == MAX_POLLS) {
-                    fail("gave up waiting for " + what + " after " + i + " poll() calls");
-                }
-                ctx.poll(true);
-            }
-        } finally {
-            watchdog.delete(); // an armed timer would be reported as a leak by close()
-        }
+        TestSupport.pollUntil(ctx, what, done);
     }
 
     /** A connected AF_UNIX stream socketpair (blocking, close-on-exec): {@code {fd0, fd1}}. */

@@ -6,7 +6,6 @@ import java.util.List;
 import io.jaio.AioContext;
 import io.jaio.ClockType;
 import io.jaio.ErrnoException;
-import io.jaio.FdMonitorKind;
 import io.jaio.Fds;
 import io.jaio.FileIoEngine;
 import io.jaio.FileIoEngines;
@@ -115,9 +114,6 @@ final class NbdServer {
                 : Sockets.listenTcp(opts.bind, opts.port, 128);
         for (int i = 0; i < opts.iothreads; i++) {
             AioContext.Builder b = AioContext.builder().name("nbd-io" + i).pollParams(opts.pollMaxNs, 0, 0);
-            if ("threads".equals(opts.aio)) {
-                b.fdMonitor(FdMonitorKind.fromSystemProperty());
-            }
             workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, opts.verbose));
         }
         this.drainDeadline = main.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
