@@ -132,7 +132,7 @@ public final class AioContext implements AutoCloseable {
 
     private AioContext(Builder b) throws ErrnoException {
         this.name = b.name;
-        this.homeThread = Thread.currentThread();
+        this.homeThread = Coroutine.hostThread();
         if (b.timerSlackNs > 0) {
             // QEMU sets 1 ns: a timed wait of this thread may otherwise end up to 50 us late.
             Syscalls.setTimerSlackNs(b.timerSlackNs);
@@ -219,8 +219,23 @@ public final class AioContext implements AutoCloseable {
         return new Builder();
     }
 
-    /** The context the calling thread runs, or null (QEMU qemu_get_current_aio_context). */
+    /**
+     * The context the calling thread runs, or null (QEMU qemu_get_current_aio_context). Inside a
+     * coroutine: the current context of the thread that entered it (after
+     * {@link Coroutine#rescheduleSelf} the new one).
+     */
     public static AioContext current() {
+        if (Thread.currentThread().isVirtual()) { // a coroutine runs on its own virtual thread
+            AioContext c = Coroutine.hostContextIfInCoroutine();
+            if (c != null) {
+                return c;
+            }
+        }
+        return CURRENT.get();
+    }
+
+    /** The calling platform thread's current context (callers know they are outside coroutines). */
+    static AioContext currentOutsideCoroutines() {
         return CURRENT.get();
     }
 
@@ -230,6 +245,10 @@ public final class AioContext implements AutoCloseable {
      */
     public void makeCurrent() {
         checkHome("makeCurrent()");
+        if (Coroutine.inCoroutine()) {
+            throw new IllegalStateException("makeCurrent() of context '" + name + "' inside a coroutine"
+                    + " (expected the home thread outside coroutines)");
+        }
         AioContext cur = CURRENT.get();
         if (cur != null && cur != this) {
             throw new IllegalStateException("thread '" + homeThread.getName() + "' already runs context '" + cur.name
@@ -250,7 +269,8 @@ public final class AioContext implements AutoCloseable {
 
     /** Whether the caller is the home thread. */
     public boolean inHomeThread() {
-        return Thread.currentThread() == homeThread;
+        Thread t = Thread.currentThread();
+        return t == homeThread || t.isVirtual() && Coroutine.hostThread() == homeThread; // inside a coroutine: its host
     }
 
     /** "io_uring", "poll" or "epoll": the monitor in use now (poll upgrades to epoll at 64 fds). */
@@ -270,7 +290,7 @@ public final class AioContext implements AutoCloseable {
     }
 
     private void checkHome(String what) {
-        if (Thread.currentThread() != homeThread) {
+        if (!inHomeThread()) {
             throw new IllegalStateException(what + " of context '" + name + "' called from thread '"
                     + Thread.currentThread().getName() + "' (expected its home thread '" + homeThread.getName() + "')");
         }
@@ -311,7 +331,7 @@ public final class AioContext implements AutoCloseable {
         // change, so the home thread notifies too (as QEMU always does); plain read: it writes notifyMe.
         // Likewise inside poll() between computing the timeout and waiting: io_poll, io_poll_begin
         // and io_poll_end callbacks run there, after the timeout was computed.
-        if (Thread.currentThread() != homeThread || waitWindow || ((int) NOTIFY_ME.get(this) & 1) != 0) {
+        if (!inHomeThread() || waitWindow || ((int) NOTIFY_ME.get(this) & 1) != 0) {
             aioNotify();
         }
     }

@@ -89,6 +89,14 @@ public final class Coroutine {
     private final Fiber fiber;
     /** Non-null while on an active chain (running, or it entered one that runs). Entering thread only. */
     private Coroutine caller;
+    /**
+     * The platform thread that runs the coroutine now, and that thread's current context:
+     * set before each resume by the thread that enters it, read by the coroutine's own code
+     * ({@link #hostThread()}, {@link AioContext#current()}). Plain fields: written on the
+     * carrier before it mounts the coroutine's virtual thread, which orders them.
+     */
+    Thread host;
+    AioContext hostCtx;
     /** The context of the last entry; written with release, read with acquire (QEMU smp_wmb / aio_co_wake). */
     @SuppressWarnings("unused")
     private AioContext ctx;
@@ -143,7 +151,8 @@ public final class Coroutine {
         return new Coroutine(entry);
     }
 
-    private void body() {
+    private void body() { // runs on the coroutine's own virtual thread
+        THREAD.get().current = this; // the running coroutine of this virtual thread, for its whole life
         try {
             entry.run();
         } catch (Throwable t) {
@@ -174,6 +183,8 @@ public final class Coroutine {
     static void enterIn(AioContext ctx, Coroutine co) {
         CoThread t = THREAD.get();
         Coroutine from = t.current;
+        Thread host = from != null ? from.host : Thread.currentThread();
+        AioContext hostCtx = from != null ? from.hostCtx : AioContext.currentOutsideCoroutines();
         co.checkEnterable("enter");
         co.queueNext = null;
         Coroutine pending = co;
@@ -186,10 +197,12 @@ public final class Coroutine {
                 to.checkEnterable("wake-up");
             }
             to.caller = from != null ? from : LEADER;
+            to.host = host;
+            to.hostCtx = hostCtx;
             CTX.setRelease(to, ctx); // pairs with getAcquire in wake()
             t.current = to;
             try {
-                to.fiber.run();
+                to.fiber.run(from != null ? from.fiber : null);
             } finally {
                 t.current = from;
             }
@@ -275,7 +288,7 @@ public final class Coroutine {
         Coroutine c = self.caller;
         self.caller = null;
         try {
-            Fibers.suspend();
+            self.fiber.suspend();
         } catch (IllegalStateException pinned) {
             self.caller = c; // did not suspend: still running
             throw pinned;
@@ -290,6 +303,28 @@ public final class Coroutine {
     /** Whether this thread is running a coroutine (QEMU qemu_in_coroutine). */
     public static boolean inCoroutine() {
         return THREAD.get().current != null;
+    }
+
+    /**
+     * The platform thread the caller runs on: the calling thread itself, or, inside a
+     * coroutine, the thread that entered it (a coroutine's own {@link Thread#currentThread()}
+     * is its virtual thread, the same for its whole life). Read from a field set at each entry,
+     * never from a cached thread identity, so it is right after a move to another thread. Any
+     * thread.
+     */
+    public static Thread hostThread() {
+        Thread t = Thread.currentThread();
+        if (!t.isVirtual()) {
+            return t;
+        }
+        Coroutine self = THREAD.get().current;
+        return self == null ? t : self.host;
+    }
+
+    /** Inside a coroutine, the current context of the thread that entered it; otherwise null. */
+    static AioContext hostContextIfInCoroutine() {
+        Coroutine self = THREAD.get().current;
+        return self == null ? null : self.hostCtx;
     }
 
     /**
@@ -405,7 +440,7 @@ public final class Coroutine {
             return;
         }
         if (old == null) {
-            throw new IllegalStateException("Coroutine.rescheduleSelf() on thread '" + Thread.currentThread().getName()
+            throw new IllegalStateException("Coroutine.rescheduleSelf() on thread '" + hostThread().getName()
                     + "', which runs no context (expected a thread whose context is current: AioContext.makeCurrent())");
         }
         old.scheduleOneShot("co-reschedule-self", () -> newCtx.coSchedule(self));
@@ -430,7 +465,7 @@ public final class Coroutine {
         Coroutine self = requireSelf("Coroutine.sleepNs()");
         AioContext c = AioContext.current();
         if (c == null) {
-            throw new IllegalStateException("Coroutine.sleepNs() on thread '" + Thread.currentThread().getName()
+            throw new IllegalStateException("Coroutine.sleepNs() on thread '" + hostThread().getName()
                     + "', which runs no context (expected a thread whose context is current)");
         }
         Timer timer = c.newTimer(clock, TimerScale.NS, () -> {

@@ -107,7 +107,7 @@ public final class IOThread implements AutoCloseable {
      *     reported leaks; the cause says which
      */
     public void stop() {
-        if (Thread.currentThread() == thread) {
+        if (Coroutine.hostThread() == thread) {
             throw new IllegalStateException("IOThread '" + thread.getName() + "' cannot stop itself (expected another thread)");
         }
         if (stopping.compareAndSet(false, true)) {

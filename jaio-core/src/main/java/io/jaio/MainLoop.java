@@ -41,7 +41,7 @@ public final class MainLoop implements AutoCloseable {
     private final AioSource mainSource;
     private final AioSource iohSource;
     private final BottomHalf notifyBh;
-    private final Arena arena = Arena.ofConfined();
+    private final Arena arena = Arena.ofShared(); // shared: code inside a coroutine runs on its own virtual thread
     private final MemorySegment pollfds;
     private final MemorySegment timespec;
     private final MemorySegment errno = Syscalls.newErrnoSegment();

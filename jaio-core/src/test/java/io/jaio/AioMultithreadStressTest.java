@@ -71,13 +71,28 @@ class AioMultithreadStressTest {
     private final AtomicLong countRetry = new AtomicLong();
     private final AtomicInteger running = new AtomicInteger();
 
+    /**
+     * The index of the calling thread's context, or null on the test's own thread. Inside a
+     * coroutine thread-locals belong to the coroutine (its own virtual thread), so per-thread
+     * identity comes from the current context.
+     */
+    private Integer id() {
+        AioContext c = AioContext.current();
+        for (int i = 0; i < NUM_CONTEXTS; i++) {
+            if (ctx(i) == c) {
+                return i;
+            }
+        }
+        return null;
+    }
+
     private void scheduleNext(int n) {
         Coroutine co = toSchedule.getAndSet(n, null);
         if (co == null) {
             countRetry.incrementAndGet();
             return;
         }
-        Integer me = ID.get(); // null on the test's own thread
+        Integer me = id(); // null on the test's own thread
         if (me != null && n == me) {
             countHere.incrementAndGet();
         } else {
@@ -87,14 +102,14 @@ class AioMultithreadStressTest {
     }
 
     private void scheduleEntry() {
-        int id = ID.get();
+        int id = id();
         assertEquals(null, toSchedule.get(id));
         while (!nowStopping.get()) {
             scheduleNext(ThreadLocalRandom.current().nextInt(NUM_CONTEXTS));
             toSchedule.set(id, Coroutine.self()); // volatile: QEMU's qatomic_set_mb
             Coroutine.yield(); // finishCb may run before this coroutine is resumed
             assertEquals(null, toSchedule.get(id));
-            assertEquals(id, ID.get()); // resumed in its own context
+            assertEquals(id, id()); // resumed in its own context
         }
         running.decrementAndGet();
     }

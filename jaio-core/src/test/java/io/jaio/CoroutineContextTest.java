@@ -68,7 +68,7 @@ class CoroutineContextTest {
         try (AioContext ctx = newContext(kind, failures)) {
             Thread home = Thread.currentThread();
             AtomicReference<Thread> ranOn = new AtomicReference<>();
-            Coroutine co = Coroutine.create(() -> ranOn.set(Thread.currentThread()));
+            Coroutine co = Coroutine.create(() -> ranOn.set(Coroutine.hostThread()));
             Thread worker = Thread.ofPlatform().name("co-enter-worker").start(failures.guard(() -> {
                 assertEquals(null, AioContext.current());
                 ctx.coEnter(co);
@@ -89,9 +89,9 @@ class CoroutineContextTest {
         try (AioContext ctx = newContext(kind, failures)) {
             List<Thread> ranOn = new ArrayList<>();
             Coroutine co = Coroutine.create(() -> {
-                ranOn.add(Thread.currentThread());
+                ranOn.add(Coroutine.hostThread());
                 Coroutine.yield();
-                ranOn.add(Thread.currentThread());
+                ranOn.add(Coroutine.hostThread());
             });
             Coroutine.enter(co);
             Thread waker = Thread.ofPlatform().name("waker").start(failures.guard(() -> Coroutine.wake(co)));
@@ -171,12 +171,12 @@ class CoroutineContextTest {
                 IOThread io = IOThread.start("co-io-" + kind, AioContext.builder().name("co-io").fdMonitor(kind).errorHandler(failures.handler()))) {
             List<Thread> ranOn = new ArrayList<>();
             Coroutine co = Coroutine.create(() -> {
-                ranOn.add(Thread.currentThread());
+                ranOn.add(Coroutine.hostThread());
                 Coroutine.rescheduleSelf(io.context());
-                ranOn.add(Thread.currentThread());
+                ranOn.add(Coroutine.hostThread());
                 assertSame(io.context(), AioContext.current());
                 Coroutine.rescheduleSelf(ctx);
-                ranOn.add(Thread.currentThread());
+                ranOn.add(Coroutine.hostThread());
             });
             Coroutine.enter(co);
             CoTestSupport.pollUntil(ctx, "the coroutine's return", co::isDone);

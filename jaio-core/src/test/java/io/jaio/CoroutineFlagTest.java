@@ -11,8 +11,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * A JVM started without {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} still runs
- * contexts, and the first coroutine creation fails with an IllegalStateException naming the flag
+ * A JVM started without {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} and {@code --add-opens java.base/java.lang=ALL-UNNAMED} still runs
+ * contexts, and the first coroutine creation fails with an IllegalStateException naming the missing flags
  * (not an IllegalAccessError from the class loader).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
@@ -43,11 +43,12 @@ class CoroutineFlagTest {
         }
     }
 
-    @Test
-    void withoutTheFlagContextsWorkAndCoroutineCreationNamesTheFlag() throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
-                Child.class.getName()).redirectErrorStream(true).start();
+    private static String runChild(String... flags) throws Exception {
+        String javaBin = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        java.util.List<String> cmd = new java.util.ArrayList<>(java.util.List.of(javaBin, "--enable-native-access=ALL-UNNAMED"));
+        cmd.addAll(java.util.List.of(flags));
+        cmd.addAll(java.util.List.of("-cp", System.getProperty("java.class.path"), Child.class.getName()));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         if (!p.waitFor(CoTestSupport.HANG_MS, TimeUnit.MILLISECONDS)) {
             p.destroyForcibly();
             throw new AssertionError("child JVM hung");
@@ -56,7 +57,20 @@ class CoroutineFlagTest {
         assertEquals(0, p.exitValue(), out);
         assertTrue(out.contains("BH-RAN"), out);
         assertTrue(out.contains("IN-COROUTINE=false"), out);
-        assertTrue(out.contains("ISE: coroutines need the JVM flag --add-exports java.base/jdk.internal.vm=ALL-UNNAMED"), out);
         assertTrue(out.contains("ISE-AGAIN"), out);
+        return out;
+    }
+
+    @Test
+    void withoutTheFlagsContextsWorkAndCoroutineCreationNamesBothFlags() throws Exception {
+        String out = runChild();
+        assertTrue(out.contains("ISE: coroutines need the JVM flag(s) --add-exports java.base/jdk.internal.vm=ALL-UNNAMED"
+                + " --add-opens java.base/java.lang=ALL-UNNAMED"), out);
+    }
+
+    @Test
+    void withOnlyTheExportCoroutineCreationNamesTheMissingOpen() throws Exception {
+        String out = runChild("--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED");
+        assertTrue(out.contains("ISE: coroutines need the JVM flag(s) --add-opens java.base/java.lang=ALL-UNNAMED ("), out);
     }
 }

@@ -476,7 +476,7 @@ class CoroutineTest {
                 ValueLayout.ADDRESS.withTargetLayout(ValueLayout.JAVA_INT), ValueLayout.ADDRESS.withTargetLayout(ValueLayout.JAVA_INT));
         pinnedMessage = null;
         yieldReturned = false;
-        try (Arena arena = Arena.ofConfined()) {
+        try (Arena arena = Arena.ofShared()) { // the coroutine runs on its own (virtual) thread
             MemorySegment stub = linker.upcallStub(cmp, cmpDesc, arena);
             MemorySegment array = arena.allocateFrom(ValueLayout.JAVA_INT, 3, 1, 2);
             Coroutine co = Coroutine.create(() -> {

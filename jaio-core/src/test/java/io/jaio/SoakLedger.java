@@ -50,7 +50,7 @@ final class SoakLedger {
     }
 
     void fail(String what) {
-        record(new AssertionError(what + " [thread '" + Thread.currentThread().getName() + "', seed " + seed + "]"));
+        record(new AssertionError(what + " [thread '" + Coroutine.hostThread().getName() + "', seed " + seed + "]"));
     }
 
     /** Records a throwable from any thread (at most 50 are kept; all are counted). */

@@ -65,11 +65,11 @@ final class SoakNode {
     }
 
     boolean onHome() {
-        return Thread.currentThread() == home;
+        return Coroutine.hostThread() == home; // inside a coroutine: the thread that entered it
     }
 
     void checkHome(String what) {
-        ledger.check(onHome(), what + " ran on '" + Thread.currentThread().getName() + "' (expected '" + home.getName() + "')");
+        ledger.check(onHome(), what + " ran on '" + Coroutine.hostThread().getName() + "' (expected '" + home.getName() + "')");
     }
 
     // ------------------------------------------------------------------------------------------

@@ -27,11 +27,11 @@ final class SoakWork {
     static final int FILE_BYTES = 64 * 1024;
     static final int READ_BYTES = 512;
     /**
-     * Whether coroutines move between contexts (rescheduleSelf). Off by default: a coroutine
-     * resumed on another thread sees the old thread in C2-compiled frames (see
-     * CoroutineMigrationTest), which fails the checks that follow a move.
+     * Whether coroutines move between contexts (rescheduleSelf); on unless
+     * {@code -Djaio.soak.coMove=false}. It found the stale-thread bug of bare continuations
+     * (CoroutineMigrationTest).
      */
-    static final boolean MOVE = Boolean.getBoolean("jaio.soak.coMove");
+    static final boolean MOVE = !"false".equals(System.getProperty("jaio.soak.coMove"));
 
     /** State shared by every node: the file, the parked coroutines, the mutex. */
     static final class Shared {

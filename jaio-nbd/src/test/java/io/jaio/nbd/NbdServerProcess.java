@@ -40,7 +40,7 @@ final class NbdServerProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // The launcher's flags (./jaio: JVM_FLAGS and -Xss512k).
-        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED", "--add-opens", "java.base/java.lang=ALL-UNNAMED",
             "-Xss512k", "-cp", System.getProperty("java.class.path"), "io.jaio.nbd.NbdMain", "serve", "-k", socket));
         cmd.addAll(List.of(options));
         cmd.add(image.toString());
