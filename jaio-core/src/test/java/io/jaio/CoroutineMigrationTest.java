@@ -86,4 +86,24 @@ class CoroutineMigrationTest {
             MINE.remove();
         }
     }
+
+    @Test
+    void anAbandonedYieldedCoroutineCanBeCollected() throws Exception {
+        java.lang.ref.WeakReference<Coroutine> ref = abandonOne();
+        for (int i = 0; i < 50 && ref.get() != null; i++) {
+            System.gc();
+            Thread.sleep(10);
+        }
+        assertEquals(null, ref.get(), "a coroutine left yielded and unreferenced was never collected");
+    }
+
+    private static java.lang.ref.WeakReference<Coroutine> abandonOne() {
+        Coroutine co = Coroutine.create(() -> {
+            byte[] ballast = new byte[1 << 20];
+            Coroutine.yield();
+            ballast[0] = 1;
+        });
+        Coroutine.enter(co);
+        return new java.lang.ref.WeakReference<>(co);
+    }
 }

@@ -7,6 +7,7 @@ import java.lang.reflect.Constructor;
 import java.util.concurrent.Executor;
 
 import jdk.internal.vm.Continuation;
+import jdk.internal.vm.ThreadContainer;
 
 /**
  * A {@link Fiber} that is a virtual thread whose scheduler is this object: the only class in
@@ -50,6 +51,9 @@ import jdk.internal.vm.Continuation;
  */
 final class VirtualFiber implements Fiber, Executor {
     private static final MethodHandle NEW_BUILDER = newBuilderHandle();
+    /** {@code VirtualThread.start(ThreadContainer)}: starts outside the JDK's root container. */
+    private static final MethodHandle START_IN = startInHandle();
+    private static final CoroutineContainer CONTAINER = new CoroutineContainer();
 
     private final Thread thread;
     /** The continuation task the JDK handed to {@link #execute}, consumed by the next resume. */
@@ -86,6 +90,58 @@ final class VirtualFiber implements Fiber, Executor {
         } catch (ReflectiveOperationException | RuntimeException e) {
             throw new IllegalStateException("this JDK lacks java.lang.ThreadBuilders$VirtualThreadBuilder(Executor)"
                     + " (expected JDK 25, where jaio's coroutines run as virtual threads with a custom scheduler)", e);
+        }
+    }
+
+    private static MethodHandle startInHandle() {
+        try {
+            Class<?> vt = Class.forName("java.lang.VirtualThread");
+            MethodHandles.Lookup l = MethodHandles.privateLookupIn(vt, MethodHandles.lookup()); // needs the add-opens
+            return l.findVirtual(vt, "start", MethodType.methodType(void.class, ThreadContainer.class))
+                    .asType(MethodType.methodType(void.class, Thread.class, ThreadContainer.class));
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            throw new IllegalStateException("this JDK lacks java.lang.VirtualThread.start(ThreadContainer)"
+                    + " (expected JDK 25, where jaio's coroutines run as virtual threads with a custom scheduler)", e);
+        }
+    }
+
+    /**
+     * The container jaio's coroutine threads start in. {@code Thread.start()} would put them in
+     * the JDK's root container, which by default ({@code jdk.trackAllThreads}) holds every
+     * started virtual thread in a set until it ends, so a coroutine that is never finished
+     * (abandoned while yielded, as a bare continuation could be) would never be collected. This
+     * one only counts them. Any thread.
+     */
+    private static final class CoroutineContainer extends ThreadContainer {
+        private final java.util.concurrent.atomic.LongAdder live = new java.util.concurrent.atomic.LongAdder();
+
+        CoroutineContainer() {
+            super(true); // shared: not pushed on any thread's scope stack
+        }
+
+        @Override
+        public String name() {
+            return "jaio-coroutines";
+        }
+
+        @Override
+        protected void onStart(Thread thread) {
+            live.increment();
+        }
+
+        @Override
+        protected void onExit(Thread thread) {
+            live.decrement();
+        }
+
+        @Override
+        public long threadCount() {
+            return live.sum(); // started and not finished, abandoned ones included
+        }
+
+        @Override
+        public java.util.stream.Stream<Thread> threads() {
+            return java.util.stream.Stream.empty(); // not tracked, so that abandoned coroutines can be collected
         }
     }
 
@@ -155,7 +211,13 @@ final class VirtualFiber implements Fiber, Executor {
     private void resumeOnce() {
         if (!started) {
             started = true;
-            thread.start(); // the JDK calls execute() with the first task
+            try {
+                START_IN.invokeExact(thread, (ThreadContainer) CONTAINER); // the JDK calls execute() with the first task
+            } catch (RuntimeException | Error e) {
+                throw e;
+            } catch (Throwable t) {
+                throw new IllegalStateException("cannot start a coroutine's virtual thread", t);
+            }
         }
         Runnable task = resumeTask;
         resumeTask = null;
