@@ -32,19 +32,25 @@ import io.jaio.internal.coro.Fibers;
  * body ends it and goes to the error handler of the context it ran in; with no context it is
  * rethrown by the {@code enter} call that ran it, after the queued wake-ups ran.
  *
- * <p>Mechanism: {@code jdk.internal.vm.Continuation}, which needs the JVM flag
- * {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} (or {@code =io.jaio} on the module
- * path); {@link #create} says so when it is missing. See {@code docs/coroutines.md}. Switching
- * allocates nothing once the coroutine exists.
+ * <p>Mechanism: each coroutine is a virtual thread whose scheduler is the thread that enters it
+ * (so entering is synchronous), pinned except while it yields (so a blocking call blocks the host
+ * thread, as in QEMU). Inside a coroutine {@code Thread.currentThread()} is that virtual thread,
+ * the same for the coroutine's whole life, and thread-locals are the coroutine's own; the
+ * platform thread it runs on is {@link #hostThread()}. It needs the JVM flags
+ * {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED --add-opens java.base/java.lang=ALL-UNNAMED}
+ * (or {@code =io.jaio} on the module path); {@link #create} names the missing ones. See
+ * {@code docs/coroutines.md}. Switching allocates nothing once the coroutine exists.
  *
  * <p>Implementation notes.
  * <ul>
  * <li><b>Switching</b> (QEMU qemu_aio_coroutine_enter / qemu_coroutine_yield): each thread keeps
- *     its running coroutine in a thread-local; {@code enterIn} sets {@code caller} and
- *     {@code ctx}, resumes the fiber, and on return prepends the coroutine's wake-up list to its
- *     local pending list (intrusive, through {@code queueNext}), looping until it is empty.
- *     {@code caller}, the wake-up list and {@code locksHeld} are touched only by the thread that
- *     runs the coroutine, one thread at a time.</li>
+ *     its running coroutine in a thread-local (a coroutine's own virtual thread sets itself there
+ *     once, at the start of its body); {@code enterIn} sets {@code caller}, {@code ctx},
+ *     {@code host} and {@code hostCtx}, resumes the fiber, and on return prepends the coroutine's
+ *     wake-up list to its local pending list (intrusive, through {@code queueNext}), looping until
+ *     it is empty. {@code caller}, {@code host}, {@code hostCtx}, the wake-up list and
+ *     {@code locksHeld} are touched only by the thread that runs the coroutine, one thread at a
+ *     time (a move hands them over through the scheduling queue's release/acquire).</li>
  * <li><b>{@code ctx}</b> is stored with release before each resume and loaded with acquire by
  *     {@link #wake} on any thread (QEMU's smp_wmb / smp_read_barrier_depends pair), so a waker
  *     sees the context of the coroutine's latest entry or a later one; either is correct, since a
@@ -143,8 +149,9 @@ public final class Coroutine {
      * A new coroutine that will run {@code entry} when first entered (QEMU
      * qemu_coroutine_create). Any thread.
      *
-     * @throws IllegalStateException if the JVM lacks
-     *     {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} (the message names the flag)
+     * @throws IllegalStateException if the JVM lacks {@code --add-exports
+     *     java.base/jdk.internal.vm=ALL-UNNAMED} or {@code --add-opens java.base/java.lang=ALL-UNNAMED}
+     *     (the message names the missing flags)
      */
     public static Coroutine create(Runnable entry) {
         Objects.requireNonNull(entry, "entry");
@@ -427,10 +434,8 @@ public final class Coroutine {
      * before (QEMU 26b0b698c0). Does nothing if {@code newCtx} is already current.
      *
      * @throws IllegalStateException outside a coroutine, or on a thread without a current context
-     *
-     * <p><b>Known bug:</b> moving to a context of another home thread is unsafe once the
-     * coroutine's frames are JIT-compiled: code after the move may still see the old thread
-     * (docs/coroutines.md, "Known bug"). Move only between contexts of the same thread for now.
+     * Afterwards {@link AioContext#current()} is {@code newCtx} and {@link #hostThread()} its
+     * home thread; the coroutine's own thread identity and thread-locals are unchanged.
      */
     public static void rescheduleSelf(AioContext newCtx) {
         Objects.requireNonNull(newCtx, "newCtx");

@@ -27,7 +27,8 @@ import io.jaio.FdMonitorKind;
  * 0 B/op with {@code -prof gc}.
  *
  * <p>Run: {@code ./jaio bench CoroutineBenchmark -prof gc}. The forked JVMs get
- * {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED} from the annotation below.
+ * {@code --add-exports java.base/jdk.internal.vm=ALL-UNNAMED --add-opens java.base/java.lang=ALL-UNNAMED}
+ * from the annotation below.
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)

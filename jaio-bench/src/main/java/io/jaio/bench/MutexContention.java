@@ -23,7 +23,7 @@ import io.jaio.IOThread;
  * checks counter == number of increments (mutual exclusion).
  *
  * <p>Run: {@code ./jaio java --enable-native-access=ALL-UNNAMED --add-exports
- * java.base/jdk.internal.vm=ALL-UNNAMED -cp jaio-bench/target/benchmarks.jar
+ * java.base/jdk.internal.vm=ALL-UNNAMED --add-opens java.base/java.lang=ALL-UNNAMED -cp jaio-bench/target/benchmarks.jar
  * io.jaio.bench.MutexContention [threads=2] [seconds=2] [rounds=5]}
  */
 public final class MutexContention {
