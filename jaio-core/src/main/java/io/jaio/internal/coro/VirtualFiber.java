@@ -3,7 +3,6 @@ package io.jaio.internal.coro;
 import java.lang.invoke.MethodHandle;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.MethodType;
-import java.lang.reflect.Constructor;
 import java.util.concurrent.Executor;
 
 import jdk.internal.vm.Continuation;
@@ -12,7 +11,8 @@ import jdk.internal.vm.ThreadContainer;
 /**
  * A {@link Fiber} that is a virtual thread whose scheduler is this object: the only class in
  * jaio that touches JDK internals ({@code jdk.internal.vm.Continuation} for pinning, and the
- * package-private {@code java.lang.ThreadBuilders$VirtualThreadBuilder(Executor)} constructor).
+ * package-private {@code java.lang.ThreadBuilders.newVirtualThread} factory with a scheduler and
+ * {@code VirtualThread.start(ThreadContainer)}).
  * Loaded only through {@link Fibers} after the flag check.
  *
  * <p><b>Why a virtual thread and not a bare continuation.</b> HotSpot's JIT treats
@@ -50,7 +50,8 @@ import jdk.internal.vm.ThreadContainer;
  * {@link #done} is volatile because {@link #isDone} may be called from any thread.
  */
 final class VirtualFiber implements Fiber, Executor {
-    private static final MethodHandle NEW_BUILDER = newBuilderHandle();
+    /** {@code ThreadBuilders.newVirtualThread(Executor, String, int, Runnable)}: no builder object per coroutine. */
+    private static final MethodHandle NEW_THREAD = newThreadHandle();
     /** {@code VirtualThread.start(ThreadContainer)}: starts outside the JDK's root container. */
     private static final MethodHandle START_IN = startInHandle();
     private static final CoroutineContainer CONTAINER = new CoroutineContainer();
@@ -69,26 +70,24 @@ final class VirtualFiber implements Fiber, Executor {
     private volatile boolean done;
 
     VirtualFiber(Runnable body) {
-        Thread.Builder.OfVirtual builder;
+        Runnable task = () -> body(body);
         try {
-            builder = (Thread.Builder.OfVirtual) NEW_BUILDER.invokeExact((Executor) this);
+            this.thread = (Thread) NEW_THREAD.invokeExact((Executor) this, (String) null, 0, task);
         } catch (RuntimeException | Error e) {
             throw e;
         } catch (Throwable t) {
-            throw new IllegalStateException("cannot create a virtual thread builder with a custom scheduler", t);
+            throw new IllegalStateException("cannot create a virtual thread with a custom scheduler", t);
         }
-        this.thread = builder.unstarted(() -> body(body));
     }
 
-    private static MethodHandle newBuilderHandle() {
+    private static MethodHandle newThreadHandle() {
         try {
-            Class<?> c = Class.forName("java.lang.ThreadBuilders$VirtualThreadBuilder");
-            Constructor<?> k = c.getDeclaredConstructor(Executor.class);
-            k.setAccessible(true); // needs --add-opens java.base/java.lang (checked by Fibers)
-            return MethodHandles.lookup().unreflectConstructor(k)
-                    .asType(MethodType.methodType(Thread.Builder.OfVirtual.class, Executor.class));
+            Class<?> c = Class.forName("java.lang.ThreadBuilders");
+            MethodHandles.Lookup l = MethodHandles.privateLookupIn(c, MethodHandles.lookup()); // needs the add-opens
+            return l.findStatic(c, "newVirtualThread",
+                    MethodType.methodType(Thread.class, Executor.class, String.class, int.class, Runnable.class));
         } catch (ReflectiveOperationException | RuntimeException e) {
-            throw new IllegalStateException("this JDK lacks java.lang.ThreadBuilders$VirtualThreadBuilder(Executor)"
+            throw new IllegalStateException("this JDK lacks java.lang.ThreadBuilders.newVirtualThread(Executor, String, int, Runnable)"
                     + " (expected JDK 25, where jaio's coroutines run as virtual threads with a custom scheduler)", e);
         }
     }
