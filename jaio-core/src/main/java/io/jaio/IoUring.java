@@ -16,6 +16,11 @@ import io.jaio.internal.uring.Uring;
  * negative offsets or lengths. Errors the kernel finds (a closed fd, a misaligned O_DIRECT
  * buffer) arrive as a negative {@code res}: {@code -EBADF}, {@code -EINVAL}.
  *
+ * <p><b>Multishot requests</b> ({@link #pollAddMultishot}, {@link #acceptMultishot}) complete
+ * once per event with {@link CqeHandler#CQE_F_MORE} set, and a last time without it (when
+ * cancelled, on an error, or when the kernel ends them, for example on CQ overflow); see
+ * {@link CqeHandler}.
+ *
  * <p>Threading: home thread only.
  */
 public final class IoUring {
@@ -179,6 +184,29 @@ public final class IoUring {
     /** One-shot poll for {@code events} (POLLIN = 1, POLLOUT = 4, ...); res = the events seen. */
     public void pollAdd(int fd, int events, CqeHandler h) {
         simple(h, Uring.OP_POLL_ADD, fd, 0, 0, 0, events);
+    }
+
+    /**
+     * Multishot poll (IORING_POLL_ADD_MULTI, 5.13+): one CQE with {@link CqeHandler#CQE_F_MORE}
+     * per readiness event, until cancelled ({@link #pollRemove} or {@link #cancel}: a final
+     * {@code -ECANCELED}). Edge-triggered: an fd that stays ready without a new event (a reader
+     * that left data behind) produces no further CQE.
+     */
+    public void pollAddMultishot(int fd, int events, CqeHandler h) {
+        simple(h, Uring.OP_POLL_ADD, fd, 0, Uring.POLL_ADD_MULTI, 0, events);
+    }
+
+    /**
+     * Multishot accept4 (IORING_ACCEPT_MULTISHOT, 5.19+) on listening socket {@code fd}: one CQE
+     * per accepted connection, res = the new fd (with {@code flags}, e.g. SOCK_CLOEXEC), each
+     * with {@link CqeHandler#CQE_F_MORE} while the request goes on. The peer address is not
+     * returned. Ends with a CQE without {@code CQE_F_MORE}: {@code -ECANCELED} after
+     * {@link #cancel}, or an error.
+     */
+    public void acceptMultishot(int fd, int flags, CqeHandler h) {
+        Sqe s = begin(h);
+        s.opcode(Uring.OP_ACCEPT).fd(fd).opFlags(flags).ioprio(Uring.ACCEPT_MULTISHOT);
+        requests.commit(h);
     }
 
     /** Cancels the poll of {@code target}; res = 0, or -ENOENT if it already completed. */

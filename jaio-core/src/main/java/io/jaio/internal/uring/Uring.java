@@ -135,7 +135,14 @@ public final class Uring {
     // op flags
     public static final int FSYNC_DATASYNC = 1;
     public static final int TIMEOUT_ABS = 1;
+    /** POLL_ADD command flags go in sqe->len (poll32_events holds the events). */
     public static final int POLL_ADD_MULTI = 1;
+    public static final int POLL_UPDATE_EVENTS = 1 << 1;
+    public static final int POLL_UPDATE_USER_DATA = 1 << 2;
+    /** Level-triggered poll (5.19+); without it POLL_ADD is edge-triggered (EPOLLET). */
+    public static final int POLL_ADD_LEVEL = 1 << 3;
+    /** IORING_ACCEPT_MULTISHOT, in sqe->ioprio. */
+    public static final int ACCEPT_MULTISHOT = 1;
     public static final int ASYNC_CANCEL_ALL = 1;
     public static final int ASYNC_CANCEL_ANY = 1 << 2;
 
