@@ -39,6 +39,11 @@ public final class IoUring {
         this.requests = requests;
     }
 
+    /** Free SQ entries now (a test probe). */
+    int sqSpaceLeft() {
+        return requests.sqSpaceLeft();
+    }
+
     private Sqe begin(CqeHandler h) {
         ctx.checkSubmit("io_uring submission");
         try {
@@ -240,13 +245,34 @@ public final class IoUring {
 
     /**
      * Submits {@code op} with IOSQE_IO_LINK, so the next request submitted starts only after it
-     * (and a {@link #linkTimeout} after it bounds it).
+     * (and a {@link #linkTimeout} after it bounds it). Call the linked request (usually
+     * {@link #linkTimeout}) right after this one: this call leaves room in the submission queue
+     * for both, so no automatic flush can submit {@code op} without the request linked to it (the
+     * kernel would then run {@code op} unbounded). Other flags {@code op} sets, such as
+     * IOSQE_FIXED_FILE, are kept.
+     *
+     * @throws IllegalStateException if the submission queue has fewer than 2 entries in all
      */
     public void linkNext(SqePreparer op, CqeHandler h) {
-        ctx.addSqe(sqe -> {
+        java.util.Objects.requireNonNull(op, "op");
+        java.util.Objects.requireNonNull(h, "handler");
+        ctx.checkSubmit("linkNext()");
+        try {
+            requests.reserve(2);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("linkNext() on context '" + ctx.name() + "': " + e.getMessage(), e);
+        } catch (ErrnoException e) {
+            throw new IllegalStateException("io_uring submission queue of context '" + ctx.name() + "' stays full", e);
+        }
+        Sqe sqe = begin(h);
+        try {
             op.prepare(sqe);
-            sqe.flags(Uring.IOSQE_IO_LINK);
-        }, h);
+            sqe.orFlags(Uring.IOSQE_IO_LINK);
+        } catch (RuntimeException | Error e) { // as addSqe: a half-filled entry must not reach the kernel
+            requests.abort();
+            throw e;
+        }
+        requests.commit(h);
     }
 
     private static void requireCString(MemorySegment path) {

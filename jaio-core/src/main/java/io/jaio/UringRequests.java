@@ -59,6 +59,16 @@ final class UringRequests implements CqeSink {
         return sqe;
     }
 
+    /** Flushes the SQ first unless {@code count} entries are free, so the next {@code count} begin() calls cannot flush. */
+    void reserve(int count) throws ErrnoException {
+        monitor.reserveSq(count);
+    }
+
+    /** Free SQ entries (a test probe). */
+    int sqSpaceLeft() {
+        return monitor.ring().sqSpaceLeft();
+    }
+
     void commit(CqeHandler h) {
         if (freeTop == 0) {
             grow();

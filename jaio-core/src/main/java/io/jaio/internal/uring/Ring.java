@@ -216,6 +216,14 @@ public final class Ring {
         return sqTail - sqHeadCached;
     }
 
+    /** Free SQ entries: how many {@link #nextSqe()} calls succeed before a submit is needed. */
+    public int sqSpaceLeft() {
+        if (sqTail - sqHeadCached >= sqEntries) {
+            sqHeadCached = (int) INT.getAcquire(ringMem, sqHeadOff); // pairs with the kernel's release of sq.head
+        }
+        return sqEntries - (sqTail - sqHeadCached);
+    }
+
     /**
      * The byte offset in {@link #sqes()} of a fresh, zeroed SQE, or -1 when the SQ is full
      * (then {@link #submit()} and try again).

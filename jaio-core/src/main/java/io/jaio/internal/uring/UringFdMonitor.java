@@ -144,6 +144,30 @@ public final class UringFdMonitor implements FdMonitor {
         return off;
     }
 
+    /**
+     * Makes sure the next {@code count} SQEs can be taken without a flush: submits what is queued
+     * first when fewer are free. A link chain (IOSQE_IO_LINK) reserves room for all its entries
+     * this way, so no automatic flush can submit its head without the entries linked to it.
+     * Home thread.
+     *
+     * @throws IllegalArgumentException when the SQ has fewer than {@code count} entries in all
+     */
+    public void reserveSq(int count) throws ErrnoException {
+        if (count > ring.sqEntries()) {
+            throw new IllegalArgumentException("count=" + count + " SQ entries reserved together (expected at most "
+                    + ring.sqEntries() + ", the size of the submission queue)");
+        }
+        for (int attempt = 0; ring.sqSpaceLeft() < count && attempt < 8; attempt++) {
+            int r = ring.submit();
+            if (r == -Errno.EBUSY || r == -Errno.EAGAIN) {
+                reapInto(null); // make room in the CQ so the kernel accepts more
+            }
+        }
+        if (ring.sqSpaceLeft() < count) {
+            throw new ErrnoException("io_uring: submission queue stays full (" + count + " entries wanted)", Errno.EBUSY);
+        }
+    }
+
     private void arm(AioHandler n) throws ErrnoException {
         if (freeTop == 0) {
             int cap = polls.length;
