@@ -59,6 +59,11 @@ final class UringRequests implements CqeSink {
         return sqe;
     }
 
+    /** The context's ring (for io_uring_register). */
+    io.jaio.internal.uring.Ring ring() {
+        return monitor.ring();
+    }
+
     /** Flushes the SQ first unless {@code count} entries are free, so the next {@code count} begin() calls cannot flush. */
     void reserve(int count) throws ErrnoException {
         monitor.reserveSq(count);

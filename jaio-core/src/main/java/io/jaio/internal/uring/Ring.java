@@ -296,6 +296,14 @@ public final class Ring {
         return enter(0, 0, false);
     }
 
+    /**
+     * io_uring_register(fd, opcode, arg, nrArgs) on this ring: the kernel's result, or
+     * {@code -errno}. Home thread (SINGLE_ISSUER rings refuse other threads with EEXIST).
+     */
+    public int register(int opcode, long arg, int nrArgs) {
+        return UringSyscalls.register(errno, fd, opcode, arg, nrArgs);
+    }
+
     // ---- CQ ----
 
     /** The CQ tail, read with acquire (pairs with the kernel's release after writing CQEs). */

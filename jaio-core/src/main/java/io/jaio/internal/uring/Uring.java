@@ -148,8 +148,32 @@ public final class Uring {
 
     // io_uring_register opcodes
     public static final int REGISTER_BUFFERS = 0;
+    public static final int UNREGISTER_BUFFERS = 1;
     public static final int REGISTER_FILES = 2;
+    public static final int UNREGISTER_FILES = 3;
+    /** arg: struct io_uring_files_update (rsrc_update), nr_args: how many fds. */
+    public static final int REGISTER_FILES_UPDATE = 6;
     public static final int REGISTER_PROBE = 8;
+    /** arg: struct io_uring_rsrc_register, nr_args: its size (5.13+). */
+    public static final int REGISTER_FILES2 = 13;
+    /** struct io_uring_rsrc_register flag: a table of empty slots, no data (5.19+). */
+    public static final int RSRC_REGISTER_SPARSE = 1;
+    /** struct io_uring_rsrc_register: nr, flags, resv2, data, tags (32 bytes). */
+    public static final long RSRC_REGISTER_SIZE = 32;
+    public static final long RSRC_REGISTER_NR = 0;
+    public static final long RSRC_REGISTER_FLAGS = 4;
+    public static final long RSRC_REGISTER_DATA = 16;
+    public static final long RSRC_REGISTER_TAGS = 24;
+    /** struct io_uring_files_update / io_uring_rsrc_update: offset, resv, data (16 bytes). */
+    public static final long RSRC_UPDATE_SIZE = 16;
+    public static final long RSRC_UPDATE_OFFSET = 0;
+    public static final long RSRC_UPDATE_DATA = 8;
+    /** A files-update entry that leaves its slot as it is. */
+    public static final int REGISTER_FILES_SKIP = -2;
+    /** IORING_MAX_REG_BUFFERS (io_uring/rsrc.c): at most this many registered buffers. */
+    public static final int MAX_REG_BUFFERS = 1 << 14;
+    /** The kernel refuses a registered buffer larger than 1 GiB (io_uring/rsrc.c, SZ_1G). */
+    public static final long MAX_REG_BUFFER_BYTES = 1L << 30;
     /** struct io_uring_probe header (16 bytes), then 8-byte io_uring_probe_op entries. */
     public static final long PROBE_HEADER = 16;
     public static final long PROBE_OP_SIZE = 8;
