@@ -98,9 +98,27 @@ public final class IoUring {
     }
 
     private void simple(CqeHandler h, int op, int fd, long addr, int len, long off, int opFlags) {
-        Sqe s = begin(h);
-        s.opcode(op).fd(fd).addr(addr).len(len).off(off).opFlags(opFlags);
-        requests.commit(h);
+        submit(h, headWord(op, 0, 0, fd), off, addr, lenWord(len, opFlags), 0L);
+    }
+
+    /** Writes a whole entry for {@code h} (see Ring.putSqe for the words). */
+    private void submit(CqeHandler h, long headWord, long offWord, long addr, long lenAndOpFlags, long bufWord) {
+        ctx.checkSubmit("io_uring submission");
+        try {
+            requests.submit(h, headWord, offWord, addr, lenAndOpFlags, bufWord);
+        } catch (ErrnoException e) {
+            throw new IllegalStateException("io_uring submission queue of context '" + ctx.name() + "' stays full", e);
+        }
+    }
+
+    /** The SQE's first 8 bytes: opcode, flags, ioprio, fd (little-endian). */
+    private static long headWord(int opcode, int sqeFlags, int ioprio, int fd) {
+        return (opcode & 0xffL) | (sqeFlags & 0xffL) << 8 | (ioprio & 0xffffL) << 16 | (long) fd << 32;
+    }
+
+    /** The SQE's bytes 24..31: len, then the per-operation flags word. */
+    private static long lenWord(int len, int opFlags) {
+        return (len & 0xffffffffL) | (long) opFlags << 32;
     }
 
     /** IORING_OP_NOP: completes with res 0. */
@@ -229,9 +247,7 @@ public final class IoUring {
      * {@link #cancel}, or an error.
      */
     public void acceptMultishot(int fd, int flags, CqeHandler h) {
-        Sqe s = begin(h);
-        s.opcode(Uring.OP_ACCEPT).fd(fd).opFlags(flags).ioprio(Uring.ACCEPT_MULTISHOT);
-        requests.commit(h);
+        submit(h, headWord(Uring.OP_ACCEPT, 0, Uring.ACCEPT_MULTISHOT, fd), 0L, 0L, lenWord(0, flags), 0L);
     }
 
     /** Cancels the poll of {@code target}; res = 0, or -ENOENT if it already completed. */
@@ -455,9 +471,7 @@ public final class IoUring {
     }
 
     private void fixedRw(CqeHandler h, int op, int fd, int sqeFlags, long addr, int len, long off, int bufIndex) {
-        Sqe s = begin(h);
-        s.opcode(op).flags(sqeFlags).fd(fd).addr(addr).len(len).off(off).bufIndex(bufIndex);
-        requests.commit(h);
+        submit(h, headWord(op, sqeFlags, 0, fd), off, addr, lenWord(len, 0), bufIndex & 0xffffL);
     }
 
     private static void requireWritable(MemorySegment buf) {

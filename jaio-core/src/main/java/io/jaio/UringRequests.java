@@ -3,6 +3,7 @@ package io.jaio;
 import java.util.Arrays;
 
 import io.jaio.internal.uring.CqeSink;
+import io.jaio.internal.uring.Ring;
 import io.jaio.internal.uring.Uring;
 import io.jaio.internal.uring.UringFdMonitor;
 
@@ -27,6 +28,7 @@ import io.jaio.internal.uring.UringFdMonitor;
 final class UringRequests implements CqeSink {
     private final AioContext ctx;
     private final UringFdMonitor monitor;
+    private final Ring ring;
     private final Sqe sqe = new Sqe();
     private CqeHandler[] slots = new CqeHandler[256];
     private int[] gens = new int[256];
@@ -44,6 +46,7 @@ final class UringRequests implements CqeSink {
     UringRequests(AioContext ctx, UringFdMonitor monitor) {
         this.ctx = ctx;
         this.monitor = monitor;
+        this.ring = monitor.ring();
         for (int i = slots.length - 1; i >= 0; i--) {
             free[freeTop++] = i;
         }
@@ -51,17 +54,32 @@ final class UringRequests implements CqeSink {
 
     /** Reserves an SQE for {@code h} and binds the view to it; finish with commit() or abort(). */
     Sqe begin(CqeHandler h) throws ErrnoException {
-        if (h.isInFlight()) {
-            throw new IllegalStateException("CqeHandler " + h + " is already in flight (expected one request at a time)");
-        }
+        requireIdle(h);
         long off = monitor.sqeOrFlush();
-        sqe.bind(monitor.ring().sqes(), off);
+        sqe.bind(ring.sqes(), off);
         return sqe;
     }
 
+    /**
+     * The typed helpers' path: takes an SQE and writes all of it at once (8 stores, no zeroing
+     * pass, no view), with {@code h}'s user_data. The words are those of {@link Ring#putSqe}.
+     */
+    void submit(CqeHandler h, long headWord, long offWord, long addr, long lenAndOpFlags, long bufWord)
+            throws ErrnoException {
+        requireIdle(h);
+        long at = monitor.claimOrFlush();
+        ring.putSqe(at, headWord, offWord, addr, lenAndOpFlags, assignSlot(h), bufWord, 0L);
+    }
+
+    private static void requireIdle(CqeHandler h) {
+        if (h.isInFlight()) {
+            throw new IllegalStateException("CqeHandler " + h + " is already in flight (expected one request at a time)");
+        }
+    }
+
     /** The context's ring (for io_uring_register). */
-    io.jaio.internal.uring.Ring ring() {
-        return monitor.ring();
+    Ring ring() {
+        return ring;
     }
 
     /** Flushes the SQ first unless {@code count} entries are free, so the next {@code count} begin() calls cannot flush. */
@@ -75,6 +93,12 @@ final class UringRequests implements CqeSink {
     }
 
     void commit(CqeHandler h) {
+        sqe.userData(assignSlot(h));
+        sqe.unbind();
+    }
+
+    /** Gives {@code h} a slot (and a new generation of it); returns the request's user_data. */
+    private long assignSlot(CqeHandler h) {
         if (freeTop == 0) {
             grow();
         }
@@ -84,8 +108,7 @@ final class UringRequests implements CqeSink {
         slots[slot] = h;
         h.slot = slot;
         inFlight++;
-        sqe.userData(USER_BIT | ((long) gen << 32) | slot);
-        sqe.unbind();
+        return USER_BIT | ((long) gen << 32) | slot;
     }
 
     /** The preparer failed: turn the reserved entry into an ignored no-op. */

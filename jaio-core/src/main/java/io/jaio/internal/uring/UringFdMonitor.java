@@ -135,15 +135,27 @@ public final class UringFdMonitor implements FdMonitor {
         }
     }
 
-    /** An SQE's offset, submitting what is queued when the SQ is full. Home thread. */
+    /** A zeroed SQE's offset, submitting what is queued when the SQ is full. Home thread. */
     public long sqeOrFlush() throws ErrnoException {
-        long off = ring.nextSqe();
+        long off = claimOrFlush();
+        for (long k = 0; k < Uring.SQE_SIZE; k += 8) {
+            ring.sqes().set(JAVA_LONG, off + k, 0L); // zero it: user_data included (QEMU 87ec6f55af)
+        }
+        return off;
+    }
+
+    /**
+     * An SQE's offset, not zeroed (the caller fills all of it with {@link Ring#putSqe}),
+     * submitting what is queued when the SQ is full. Home thread.
+     */
+    public long claimOrFlush() throws ErrnoException {
+        long off = ring.claimSqe();
         for (int attempt = 0; off < 0 && attempt < 8; attempt++) {
             int r = ring.submit();
             if (r == -Errno.EBUSY || r == -Errno.EAGAIN) {
                 reapInto(null); // make room in the CQ so the kernel accepts more
             }
-            off = ring.nextSqe();
+            off = ring.claimSqe();
         }
         if (off < 0) {
             throw new ErrnoException("io_uring: submission queue stays full", Errno.EBUSY);
@@ -239,26 +251,33 @@ public final class UringFdMonitor implements FdMonitor {
         int found = 0;
         for (int pass = 0; pass < MAX_REAP_PASSES; pass++) {
             int tail = ring.cqTail();
+            int head = ring.cqHead();
+            int taken = head;
             int limit = ring.cqEntries();
-            for (int n = 0; n < limit; n++) {
-                // Re-read the head each time: handling a CQE may re-arm a poll, and a full SQ then
-                // makes sqeOrFlush() reap from inside this loop, moving the head on.
-                int head = ring.cqHead();
-                if (head == tail) {
-                    break;
-                }
+            for (int n = 0; n < limit && head != tail; n++) {
                 long ud = ring.cqeUserData(head);
                 int res = ring.cqeRes(head);
                 int flags = ring.cqeFlags(head);
-                ring.cqAdvance(head + 1); // the CQE is copied out: pairs with the kernel's acquire of cq.head
+                head++;
                 if (ud == 0) {
                     continue;
                 }
                 if ((ud & CqeSink.USER_BIT) != 0) {
-                    sink.onCqe(ud, res, flags);
-                } else if (onPollCqe(ud, res, ready)) {
+                    sink.onCqe(ud, res, flags); // only queues the handler: never reaps
+                    continue;
+                }
+                // A poll CQE re-arms its poll, and with a full SQ claimOrFlush() then reaps from
+                // inside onPollCqe: hand back what was taken first, and read both ends again after.
+                ring.cqAdvance(head); // the CQEs are copied out: pairs with the kernel's acquire of cq.head
+                if (onPollCqe(ud, res, ready)) {
                     found++;
                 }
+                head = ring.cqHead();
+                taken = head;
+                tail = ring.cqTail();
+            }
+            if (head != taken) {
+                ring.cqAdvance(head); // one release for the batch: pairs with the kernel's acquire of cq.head
             }
             if ((ring.sqFlags() & Uring.SQ_CQ_OVERFLOW) == 0 && ring.cqHead() == ring.cqTail()) {
                 break;
