@@ -59,6 +59,11 @@ public final class IoUring {
         this.resources = new UringResources(requests.ring(), ctx.name());
     }
 
+    /** The registered files and buffers (for UringFileIoEngine). */
+    UringResources resources() {
+        return resources;
+    }
+
     /** Free SQ entries now (a test probe). */
     int sqSpaceLeft() {
         return requests.sqSpaceLeft();

@@ -211,6 +211,18 @@ final class UringResources {
         return -1;
     }
 
+    /**
+     * As {@link #bufferIndexOf}, but -1 also when that buffer's memory has been freed.
+     * Allocation-free; returns at once when no buffers are registered.
+     */
+    int liveBufferIndexOf(MemorySegment seg) {
+        if (buffers == null) {
+            return -1;
+        }
+        int i = bufferIndexOf(seg);
+        return i >= 0 && buffers[i].scope().isAlive() ? i : -1;
+    }
+
     void registerBuffers(MemorySegment[] segs) throws ErrnoException {
         if (buffers != null) {
             throw new IllegalStateException("context '" + ctxName + "' already has " + buffers.length

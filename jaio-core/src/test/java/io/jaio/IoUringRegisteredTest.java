@@ -214,6 +214,46 @@ class IoUringRegisteredTest {
     }
 
     @Test
+    void fileEngineUsesReadFixedAndWriteFixedForSlicesOfRegisteredBuffers() throws Exception {
+        byte[] data = pattern(3 * 4096, 10);
+        Path f = fileOf("engine", new byte[4 * 4096]);
+        try (AioContext ctx = uringContext(); Arena a = Arena.ofConfined()) {
+            UringFileIoEngine e = (UringFileIoEngine) FileIoEngines.ioUring(ctx);
+            MemorySegment reg = a.allocate(8 * 4096, 4096);
+            ctx.ioUring().registerBuffers(reg);
+            int fd = Fds.open(f.toString(), Fds.O_RDWR, 0);
+            try {
+                MemorySegment src = reg.asSlice(0, data.length);
+                MemorySegment.copy(data, 0, src, JAVA_BYTE, 0, data.length);
+                long[] result = {Long.MIN_VALUE};
+                e.write(fd, 4096, src, false, r -> result[0] = r);
+                pollUntil(ctx, "engine write", () -> result[0] != Long.MIN_VALUE);
+                assertEquals(data.length, result[0]);
+                assertEquals(1, e.fixedBufferSteps(), "the write did not use WRITE_FIXED");
+
+                MemorySegment dst = reg.asSlice(4 * 4096, data.length);
+                result[0] = Long.MIN_VALUE;
+                e.read(fd, 4096, dst, r -> result[0] = r);
+                pollUntil(ctx, "engine read", () -> result[0] != Long.MIN_VALUE);
+                assertEquals(data.length, result[0]);
+                assertArrayEquals(data, dst.toArray(JAVA_BYTE));
+                assertEquals(2, e.fixedBufferSteps(), "the read did not use READ_FIXED");
+
+                MemorySegment plain = a.allocate(4096); // not registered: the plain path
+                result[0] = Long.MIN_VALUE;
+                e.read(fd, 4096, plain, r -> result[0] = r);
+                pollUntil(ctx, "engine read into a plain buffer", () -> result[0] != Long.MIN_VALUE);
+                assertEquals(4096, result[0]);
+                assertArrayEquals(Arrays.copyOf(data, 4096), plain.toArray(JAVA_BYTE));
+                assertEquals(2, e.fixedBufferSteps());
+            } finally {
+                Fds.close(fd);
+            }
+            assertArrayEquals(data, Arrays.copyOfRange(Files.readAllBytes(f), 4096, 4096 + data.length));
+        }
+    }
+
+    @Test
     void linkNextKeepsTheFixedFileFlagOfTheLinkedRequest() throws Exception {
         byte[] data = pattern(4096, 7);
         Path f = fileOf("link", data);
