@@ -48,12 +48,6 @@ final class UringResources {
         return files == null ? 0 : files.length;
     }
 
-    /** The fd registered in slot {@code index} (-1: empty), as last registered or updated. */
-    int fileAt(int index) {
-        checkFileIndex(index);
-        return files[index];
-    }
-
     /** The slot holding {@code fd}, or -1. Linear in the table size. */
     int fileIndexOf(int fd) {
         if (files == null || fd < 0) {
@@ -185,15 +179,6 @@ final class UringResources {
 
     int bufferCount() {
         return buffers == null ? 0 : buffers.length;
-    }
-
-    /** The registered buffer {@code index}. */
-    MemorySegment bufferAt(int index) {
-        requireBuffers("bufferAt()");
-        if (index < 0 || index >= buffers.length) {
-            throw badBufIndex(index);
-        }
-        return buffers[index];
     }
 
     /** The buf_index of the registered buffer that holds all of {@code seg}, or -1. Linear in the count. */
