@@ -4,10 +4,12 @@
 # timers.json + timers.txt (TimerLateness), jmh-io.json + jmh-io.txt (UringNopBenchmark,
 # ThreadPoolBenchmark), uring-nop-c.txt (the C raw-ring NOP loop, bench/c/uring_nop.c),
 # fileread.json + fileread.txt (FileReadBench: jaio file engines vs FileChannel,
-# AsynchronousFileChannel and fio), env.txt (machine), then prints a summary.
+# AsynchronousFileChannel and fio), jmh-fixed.json + jmh-fixed.txt (UringFixedReadBenchmark:
+# plain vs registered files/buffers; UringPollRearmBenchmark: one-shot vs multishot poll; the
+# txt keeps the home thread's B/read lines), env.txt (machine), then prints a summary.
 #   bench/run.sh            the full set (~19 minutes on 2 vCPUs)
 #   QUICK=1 bench/run.sh    a smoke run: 1 fork, short iterations, 100k timers, 1 s file rows
-#   SETS=uring,pool,file bench/run.sh   only some sets (loop, timers, uring, pool, file)
+#   SETS=uring,pool,file bench/run.sh   only some sets (loop, timers, uring, fixed, pool, file)
 # FileReadBench reads a 1 GiB file made on first use in $READ_FILE (default
 # /var/tmp/jaio-bench/read-1g.img: a disk file system, since O_DIRECT does not work on tmpfs).
 set -euo pipefail
@@ -27,7 +29,7 @@ else
   FILE_ARGS=(2 5)
   C_NOP_ARGS=(1 7)
 fi
-SETS="${SETS:-loop,timers,uring,pool,file}"
+SETS="${SETS:-loop,timers,uring,fixed,pool,file}"
 has() { [[ ",$SETS," == *",$1,"* ]]; }
 READ_FILE="${READ_FILE:-/var/tmp/jaio-bench/read-1g.img}"
 BENCHES='BhLocalBenchmark|BhCrossThreadBenchmark|WakeupPingPongBenchmark'
@@ -60,6 +62,12 @@ if [ ${#IO_BENCHES[@]} -gt 0 ]; then
 fi
 ./jaio java -version 2>> "$OUT/env.txt"
 
+if has fixed; then
+  # No -o: JMH leaves the forks' own output (the home thread's B/read lines) out of that file.
+  ./jaio bench 'UringFixedReadBenchmark|UringPollRearmBenchmark' "${JMH_OPTS[@]}" -prof gc \
+    -jvmArgsAppend "-Xmx2g -Djaio.bench.file=$READ_FILE" -rf json -rff "$OUT/jmh-fixed.json" 2>&1 | tee "$OUT/jmh-fixed.txt"
+fi
+
 if has uring; then
   # The C side of UringNopBenchmark, right after it in the same session (needs a C compiler).
   if command -v cc >/dev/null 2>&1; then
@@ -88,6 +96,7 @@ echo "== summary (JMH: score ns/op, -prof gc B/op; all threads counted) =="
 JSONS=()
 has loop && JSONS+=("$OUT/jmh.json")
 [ ${#IO_BENCHES[@]} -gt 0 ] && JSONS+=("$OUT/jmh-io.json")
+has fixed && JSONS+=("$OUT/jmh-fixed.json")
 python3 - "${JSONS[@]}" <<'PY'
 import json, os, sys
 rows = []

@@ -859,6 +859,12 @@ public final class AioContext implements AutoCloseable {
         removeFdHandler(n.fd());
     }
 
+    /** Moves the clock of userspace polling (idle removal) forward by {@code deltaNs}: a test seam. Home thread. */
+    void advancePollClockForTest(long deltaNs) {
+        checkHome("advancePollClockForTest()");
+        pollSet.advanceClockForTest(deltaNs);
+    }
+
     /** The adaptive poll time of the handler of {@code fd}, or -1 if none (a diagnostic). Home thread. */
     public long fdHandlerPollNs(int fd) {
         checkHome("fdHandlerPollNs()");

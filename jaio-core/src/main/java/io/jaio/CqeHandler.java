@@ -6,6 +6,13 @@ package io.jaio;
  * request at a time, and may be submitted again once its completion has been delivered (also
  * from inside {@link #onCompletion}).
  *
+ * <p><b>Multishot requests</b> (a multishot POLL_ADD or accept, see {@link IoUring#pollAddMultishot}
+ * and {@link IoUring#acceptMultishot}) complete more than once: every CQE but the last carries
+ * {@link #CQE_F_MORE} in its flags, and the handler is called once per CQE, in order. The request
+ * stays registered, and {@link #isInFlight()} stays true, until the final CQE (the one without
+ * {@code CQE_F_MORE}, for example {@code -ECANCELED} after {@link IoUring#cancel}) has been
+ * delivered; only then may the handler be submitted again.
+ *
  * <p>Completions are delivered on the context's home thread, in the order the kernel completed
  * them, never inside the call that submitted, and they keep flowing when a handler runs a nested
  * {@code poll()}. A request still in flight when the context closes is cancelled and its handler
@@ -21,12 +28,14 @@ public abstract class CqeHandler {
         void onCompletion(int res, int flags);
     }
 
+    /** CQE flag: more completions of this request follow (IORING_CQE_F_MORE, a multishot request). */
+    public static final int CQE_F_MORE = 1 << 1;
+
     // Home-thread state, managed by UringRequests.
+    /** The request's slot while the kernel may still post CQEs for it, else -1. */
     int slot = -1;
-    boolean queued;
-    CqeHandler readyNext;
-    int res;
-    int flags;
+    /** CQEs of this handler reaped and waiting in the ready queue (more than one: multishot). */
+    int queuedCqes;
 
     /** A handler for subclasses. */
     protected CqeHandler() {
@@ -51,8 +60,11 @@ public abstract class CqeHandler {
      */
     protected abstract void onCompletion(int res, int flags);
 
-    /** Whether a request of this handler is submitted and its completion not yet delivered. */
+    /**
+     * Whether a request of this handler is submitted and its completion not yet delivered; for a
+     * multishot request, until its final CQE has been delivered.
+     */
     public final boolean isInFlight() {
-        return slot >= 0 || queued;
+        return slot >= 0 || queuedCqes > 0;
     }
 }

@@ -16,6 +16,29 @@ import io.jaio.internal.uring.Uring;
  * negative offsets or lengths. Errors the kernel finds (a closed fd, a misaligned O_DIRECT
  * buffer) arrive as a negative {@code res}: {@code -EBADF}, {@code -EINVAL}.
  *
+ * <p><b>Registered (fixed) files and buffers.</b> {@link #registerFiles} (or
+ * {@link #registerFilesSparse} and {@link #updateFiles}) gives the ring a table of files that
+ * requests then name by slot index instead of fd ({@code IOSQE_FIXED_FILE}: the kernel skips
+ * looking the fd up and taking a file reference per request). A slot holds its own reference:
+ * closing the fd does not empty the slot, {@code updateFiles(i, -1)} does. A request on an empty
+ * slot completes with {@code -EBADF}. {@link #registerBuffers} pins memory once so that
+ * {@link #readFixed} and {@link #writeFixed} skip mapping the user pages per request (what pays
+ * off with O_DIRECT). <em>Ownership of registered buffers:</em> the segments stay the caller's;
+ * they must stay alive (their arena open) until {@link #unregisterBuffers()} or the context's
+ * close, which unregisters everything. The context keeps a reference to each segment and checks
+ * that it is alive at each fixed operation; freeing one earlier makes those operations throw
+ * {@link IllegalStateException}, and in the meantime the kernel keeps the old pages pinned.
+ * Misuse throws before anything is submitted: {@link IllegalStateException} for registering
+ * twice, or for a fixed operation when nothing (or nothing any more) is registered;
+ * {@link IllegalArgumentException} for a slot or buffer index out of range and for a segment
+ * that does not lie inside the registered buffer it names. Requests in flight keep the table
+ * entries they use: unregistering or updating while they run is safe.
+ *
+ * <p><b>Multishot requests</b> ({@link #pollAddMultishot}, {@link #acceptMultishot}) complete
+ * once per event with {@link CqeHandler#CQE_F_MORE} set, and a last time without it (when
+ * cancelled, on an error, or when the kernel ends them, for example on CQ overflow); see
+ * {@link CqeHandler}.
+ *
  * <p>Threading: home thread only.
  */
 public final class IoUring {
@@ -28,10 +51,22 @@ public final class IoUring {
 
     private final AioContext ctx;
     private final UringRequests requests;
+    private final UringResources resources;
 
     IoUring(AioContext ctx, UringRequests requests) {
         this.ctx = ctx;
         this.requests = requests;
+        this.resources = new UringResources(requests.ring(), ctx.name());
+    }
+
+    /** The registered files and buffers (for UringFileIoEngine). */
+    UringResources resources() {
+        return resources;
+    }
+
+    /** Free SQ entries now (a test probe). */
+    int sqSpaceLeft() {
+        return requests.sqSpaceLeft();
     }
 
     private Sqe begin(CqeHandler h) {
@@ -68,9 +103,27 @@ public final class IoUring {
     }
 
     private void simple(CqeHandler h, int op, int fd, long addr, int len, long off, int opFlags) {
-        Sqe s = begin(h);
-        s.opcode(op).fd(fd).addr(addr).len(len).off(off).opFlags(opFlags);
-        requests.commit(h);
+        submit(h, headWord(op, 0, 0, fd), off, addr, lenWord(len, opFlags), 0L);
+    }
+
+    /** Writes a whole entry for {@code h} (see Ring.putSqe for the words). */
+    private void submit(CqeHandler h, long headWord, long offWord, long addr, long lenAndOpFlags, long bufWord) {
+        ctx.checkSubmit("io_uring submission");
+        try {
+            requests.submit(h, headWord, offWord, addr, lenAndOpFlags, bufWord);
+        } catch (ErrnoException e) {
+            throw new IllegalStateException("io_uring submission queue of context '" + ctx.name() + "' stays full", e);
+        }
+    }
+
+    /** The SQE's first 8 bytes: opcode, flags, ioprio, fd (little-endian). */
+    private static long headWord(int opcode, int sqeFlags, int ioprio, int fd) {
+        return (opcode & 0xffL) | (sqeFlags & 0xffL) << 8 | (ioprio & 0xffffL) << 16 | (long) fd << 32;
+    }
+
+    /** The SQE's bytes 24..31: len, then the per-operation flags word. */
+    private static long lenWord(int len, int opFlags) {
+        return (len & 0xffffffffL) | (long) opFlags << 32;
     }
 
     /** IORING_OP_NOP: completes with res 0. */
@@ -181,6 +234,27 @@ public final class IoUring {
         simple(h, Uring.OP_POLL_ADD, fd, 0, 0, 0, events);
     }
 
+    /**
+     * Multishot poll (IORING_POLL_ADD_MULTI, 5.13+): one CQE with {@link CqeHandler#CQE_F_MORE}
+     * per readiness event, until cancelled ({@link #pollRemove} or {@link #cancel}: a final
+     * {@code -ECANCELED}). Edge-triggered: an fd that stays ready without a new event (a reader
+     * that left data behind) produces no further CQE.
+     */
+    public void pollAddMultishot(int fd, int events, CqeHandler h) {
+        simple(h, Uring.OP_POLL_ADD, fd, 0, Uring.POLL_ADD_MULTI, 0, events);
+    }
+
+    /**
+     * Multishot accept4 (IORING_ACCEPT_MULTISHOT, 5.19+) on listening socket {@code fd}: one CQE
+     * per accepted connection, res = the new fd (with {@code flags}, e.g. SOCK_CLOEXEC), each
+     * with {@link CqeHandler#CQE_F_MORE} while the request goes on. The peer address is not
+     * returned. Ends with a CQE without {@code CQE_F_MORE}: {@code -ECANCELED} after
+     * {@link #cancel}, or an error.
+     */
+    public void acceptMultishot(int fd, int flags, CqeHandler h) {
+        submit(h, headWord(Uring.OP_ACCEPT, 0, Uring.ACCEPT_MULTISHOT, fd), 0L, 0L, lenWord(0, flags), 0L);
+    }
+
     /** Cancels the poll of {@code target}; res = 0, or -ENOENT if it already completed. */
     public void pollRemove(CqeHandler target, CqeHandler h) {
         long ud = requests.userDataOf(target);
@@ -212,13 +286,203 @@ public final class IoUring {
 
     /**
      * Submits {@code op} with IOSQE_IO_LINK, so the next request submitted starts only after it
-     * (and a {@link #linkTimeout} after it bounds it).
+     * (and a {@link #linkTimeout} after it bounds it). Call the linked request (usually
+     * {@link #linkTimeout}) right after this one: this call leaves room in the submission queue
+     * for both, so no automatic flush can submit {@code op} without the request linked to it (the
+     * kernel would then run {@code op} unbounded). Other flags {@code op} sets, such as
+     * IOSQE_FIXED_FILE, are kept.
+     *
+     * @throws IllegalStateException if the submission queue has fewer than 2 entries in all
      */
     public void linkNext(SqePreparer op, CqeHandler h) {
-        ctx.addSqe(sqe -> {
+        java.util.Objects.requireNonNull(op, "op");
+        java.util.Objects.requireNonNull(h, "handler");
+        ctx.checkSubmit("linkNext()");
+        try {
+            requests.reserve(2);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("linkNext() on context '" + ctx.name() + "': " + e.getMessage(), e);
+        } catch (ErrnoException e) {
+            throw new IllegalStateException("io_uring submission queue of context '" + ctx.name() + "' stays full", e);
+        }
+        Sqe sqe = begin(h);
+        try {
             op.prepare(sqe);
-            sqe.flags(Uring.IOSQE_IO_LINK);
-        }, h);
+            sqe.orFlags(Uring.IOSQE_IO_LINK);
+        } catch (RuntimeException | Error e) { // as addSqe: a half-filled entry must not reach the kernel
+            requests.abort();
+            throw e;
+        }
+        requests.commit(h);
+    }
+
+    // ---- registered files ----
+
+    /**
+     * Registers a file table (IORING_REGISTER_FILES): slot {@code i} holds {@code fds[i]}, or is
+     * empty for -1. Requests then name a slot with {@link #readFixedFile} and the like.
+     *
+     * @throws IllegalStateException if files are already registered
+     * @throws IllegalArgumentException for an empty array or an fd below -1
+     * @throws ErrnoException if the kernel refuses: EBADF (a closed fd), EMFILE (more slots than
+     *     RLIMIT_NOFILE), ENOMEM
+     */
+    public void registerFiles(int... fds) throws ErrnoException {
+        ctx.checkSubmit("registerFiles()");
+        resources.registerFiles(fds);
+    }
+
+    /**
+     * Registers a table of {@code count} empty slots (IORING_REGISTER_FILES2 with
+     * IORING_RSRC_REGISTER_SPARSE, 5.19+; before that a table of -1 entries), to be filled with
+     * {@link #updateFiles}.
+     */
+    public void registerFilesSparse(int count) throws ErrnoException {
+        ctx.checkSubmit("registerFilesSparse()");
+        resources.registerFilesSparse(count);
+    }
+
+    /**
+     * Replaces slots {@code first .. first + fds.length - 1} (IORING_REGISTER_FILES_UPDATE): an
+     * fd installs that file, -1 empties the slot. Requests in flight keep the file they started
+     * with.
+     *
+     * @throws IllegalStateException if no files are registered
+     * @throws IllegalArgumentException for slots outside the table or an fd below -1
+     * @throws ErrnoException if the kernel refuses an entry (EBADF); the entries before it are
+     *     updated
+     */
+    public void updateFiles(int first, int... fds) throws ErrnoException {
+        ctx.checkSubmit("updateFiles()");
+        resources.updateFiles(first, fds);
+    }
+
+    /**
+     * Drops the file table (IORING_UNREGISTER_FILES).
+     *
+     * @throws IllegalStateException if none is registered
+     */
+    public void unregisterFiles() throws ErrnoException {
+        ctx.checkSubmit("unregisterFiles()");
+        resources.unregisterFiles();
+    }
+
+    /** Slots in the registered file table; 0 when none is registered. */
+    public int registeredFileCount() {
+        ctx.checkSubmit("registeredFileCount()");
+        return resources.fileCount();
+    }
+
+    /** The slot whose registered fd is {@code fd} (as registered or updated through this API), or -1. */
+    public int registeredFileIndexOf(int fd) {
+        ctx.checkSubmit("registeredFileIndexOf()");
+        return resources.fileIndexOf(fd);
+    }
+
+    // ---- registered buffers ----
+
+    /**
+     * Registers {@code buffers} (IORING_REGISTER_BUFFERS): buffer {@code i} is buf_index
+     * {@code i} of {@link #readFixed} and {@link #writeFixed}. The kernel pins their pages. Each
+     * must be native, writable, 1 byte to 1 GiB; at most 16384 buffers. The segments must stay
+     * alive until {@link #unregisterBuffers()} or the context's close (see the class comment).
+     *
+     * @throws IllegalStateException if buffers are already registered
+     * @throws ErrnoException if the kernel refuses: ENOMEM (RLIMIT_MEMLOCK without
+     *     CAP_IPC_LOCK), EFAULT
+     */
+    public void registerBuffers(MemorySegment... buffers) throws ErrnoException {
+        ctx.checkSubmit("registerBuffers()");
+        resources.registerBuffers(buffers);
+    }
+
+    /**
+     * Unpins the registered buffers (IORING_UNREGISTER_BUFFERS).
+     *
+     * @throws IllegalStateException if none are registered
+     */
+    public void unregisterBuffers() throws ErrnoException {
+        ctx.checkSubmit("unregisterBuffers()");
+        resources.unregisterBuffers();
+    }
+
+    /** How many buffers are registered; 0 when none. */
+    public int registeredBufferCount() {
+        ctx.checkSubmit("registeredBufferCount()");
+        return resources.bufferCount();
+    }
+
+    /** The buf_index of the registered buffer that contains all of {@code buf}, or -1. */
+    public int registeredBufferIndexOf(MemorySegment buf) {
+        ctx.checkSubmit("registeredBufferIndexOf()");
+        return resources.bufferIndexOf(buf);
+    }
+
+    // ---- operations on registered files and buffers ----
+
+    /** {@link #read} on registered file slot {@code fileIndex} (IOSQE_FIXED_FILE). */
+    public void readFixedFile(int fileIndex, MemorySegment buf, long offset, CqeHandler h) {
+        int len = u32Length(buf);
+        requireNonNegative("offset", offset);
+        resources.checkFileIndex(fileIndex);
+        fixedRw(h, Uring.OP_READ, fileIndex, Uring.IOSQE_FIXED_FILE, buf.address(), len, offset, 0);
+    }
+
+    /** {@link #write} on registered file slot {@code fileIndex} (IOSQE_FIXED_FILE). */
+    public void writeFixedFile(int fileIndex, MemorySegment buf, long offset, CqeHandler h) {
+        int len = u32Length(buf);
+        requireNonNegative("offset", offset);
+        resources.checkFileIndex(fileIndex);
+        fixedRw(h, Uring.OP_WRITE, fileIndex, Uring.IOSQE_FIXED_FILE, buf.address(), len, offset, 0);
+    }
+
+    /**
+     * IORING_OP_READ_FIXED: pread on {@code fd} into {@code buf}, which must lie inside
+     * registered buffer {@code bufIndex} (a slice of it); res = bytes read.
+     */
+    public void readFixed(int fd, MemorySegment buf, int bufIndex, long offset, CqeHandler h) {
+        int len = u32Length(buf);
+        requireNonNegative("offset", offset);
+        requireWritable(buf);
+        resources.checkBuffer(bufIndex, buf);
+        fixedRw(h, Uring.OP_READ_FIXED, fd, 0, buf.address(), len, offset, bufIndex);
+    }
+
+    /** IORING_OP_WRITE_FIXED: pwrite of {@code buf}, a slice of registered buffer {@code bufIndex}. */
+    public void writeFixed(int fd, MemorySegment buf, int bufIndex, long offset, CqeHandler h) {
+        int len = u32Length(buf);
+        requireNonNegative("offset", offset);
+        resources.checkBuffer(bufIndex, buf);
+        fixedRw(h, Uring.OP_WRITE_FIXED, fd, 0, buf.address(), len, offset, bufIndex);
+    }
+
+    /** {@link #readFixed} on registered file slot {@code fileIndex}: both fixed. */
+    public void readFixedFileAndBuffer(int fileIndex, MemorySegment buf, int bufIndex, long offset, CqeHandler h) {
+        int len = u32Length(buf);
+        requireNonNegative("offset", offset);
+        requireWritable(buf);
+        resources.checkFileIndex(fileIndex);
+        resources.checkBuffer(bufIndex, buf);
+        fixedRw(h, Uring.OP_READ_FIXED, fileIndex, Uring.IOSQE_FIXED_FILE, buf.address(), len, offset, bufIndex);
+    }
+
+    /** {@link #writeFixed} on registered file slot {@code fileIndex}: both fixed. */
+    public void writeFixedFileAndBuffer(int fileIndex, MemorySegment buf, int bufIndex, long offset, CqeHandler h) {
+        int len = u32Length(buf);
+        requireNonNegative("offset", offset);
+        resources.checkFileIndex(fileIndex);
+        resources.checkBuffer(bufIndex, buf);
+        fixedRw(h, Uring.OP_WRITE_FIXED, fileIndex, Uring.IOSQE_FIXED_FILE, buf.address(), len, offset, bufIndex);
+    }
+
+    private void fixedRw(CqeHandler h, int op, int fd, int sqeFlags, long addr, int len, long off, int bufIndex) {
+        submit(h, headWord(op, sqeFlags, 0, fd), off, addr, lenWord(len, 0), bufIndex & 0xffffL);
+    }
+
+    private static void requireWritable(MemorySegment buf) {
+        if (buf.isReadOnly()) {
+            throw new IllegalArgumentException("buffer " + buf + " is read-only (expected writable memory to read into)");
+        }
     }
 
     private static void requireCString(MemorySegment path) {

@@ -48,6 +48,13 @@ public final class Sqe {
         return this;
     }
 
+    /** Adds IOSQE_* flags to those the entry has. */
+    Sqe orFlags(int flags) {
+        long at = at(Uring.SQE_FLAGS);
+        sqes.set(ValueLayout.JAVA_BYTE, at, (byte) (sqes.get(ValueLayout.JAVA_BYTE, at) | flags));
+        return this;
+    }
+
     public Sqe ioprio(int ioprio) {
         sqes.set(ValueLayout.JAVA_SHORT, at(Uring.SQE_IOPRIO), (short) ioprio);
         return this;

@@ -3,6 +3,7 @@ package io.jaio;
 import java.util.Arrays;
 
 import io.jaio.internal.uring.CqeSink;
+import io.jaio.internal.uring.Ring;
 import io.jaio.internal.uring.Uring;
 import io.jaio.internal.uring.UringFdMonitor;
 
@@ -12,29 +13,40 @@ import io.jaio.internal.uring.UringFdMonitor;
  * dispatches.
  *
  * <p>Implementation notes. user_data = {@link CqeSink#USER_BIT} | (generation << 32) | slot. A
- * slot is freed when its CQE is reaped (each request has exactly one), and the handler is queued
- * with the CQE's result. The FIFO lives in the context, not in a poll() frame, so a nested poll()
- * keeps draining completions the outer call reaped, and handlers queued during dispatch run too.
- * The dispatch loop ends because each queued handler corresponds to one reaped CQE.
+ * slot is freed when the request's final CQE is reaped: its only CQE, or for a multishot request
+ * the first one without IORING_CQE_F_MORE; until then the slot keeps routing CQEs to the
+ * handler. Each reaped CQE is queued as (handler, res, flags) in a FIFO ring of arrays (a
+ * multishot handler may be queued several times at once), and {@link CqeHandler#queuedCqes}
+ * counts a handler's entries so {@link CqeHandler#isInFlight()} holds until its last one ran. The
+ * FIFO lives in the context, not in a poll() frame, so a nested poll() keeps draining completions
+ * the outer call reaped, and handlers queued during dispatch run too. The dispatch loop ends
+ * because each queued entry corresponds to one reaped CQE. The FIFO grows (doubling) only when a
+ * reap finds it full; steady state allocates nothing.
  *
  * <p>Threading: home thread only.
  */
 final class UringRequests implements CqeSink {
     private final AioContext ctx;
     private final UringFdMonitor monitor;
+    private final Ring ring;
     private final Sqe sqe = new Sqe();
     private CqeHandler[] slots = new CqeHandler[256];
     private int[] gens = new int[256];
     private int[] free = new int[256];
     private int freeTop;
     private int inFlight;
-    private CqeHandler readyHead;
-    private CqeHandler readyTail;
-    private int readyCount;
+    // Ready FIFO: entries [readyHead, readyTail) of the three arrays, indexes masked by readyMask.
+    private CqeHandler[] readyHandlers = new CqeHandler[256];
+    private int[] readyRes = new int[256];
+    private int[] readyFlags = new int[256];
+    private int readyMask = 255;
+    private int readyHead;
+    private int readyTail;
 
     UringRequests(AioContext ctx, UringFdMonitor monitor) {
         this.ctx = ctx;
         this.monitor = monitor;
+        this.ring = monitor.ring();
         for (int i = slots.length - 1; i >= 0; i--) {
             free[freeTop++] = i;
         }
@@ -42,15 +54,51 @@ final class UringRequests implements CqeSink {
 
     /** Reserves an SQE for {@code h} and binds the view to it; finish with commit() or abort(). */
     Sqe begin(CqeHandler h) throws ErrnoException {
-        if (h.isInFlight()) {
-            throw new IllegalStateException("CqeHandler " + h + " is already in flight (expected one request at a time)");
-        }
+        requireIdle(h);
         long off = monitor.sqeOrFlush();
-        sqe.bind(monitor.ring().sqes(), off);
+        sqe.bind(ring.sqes(), off);
         return sqe;
     }
 
+    /**
+     * The typed helpers' path: takes an SQE and writes all of it at once (8 stores, no zeroing
+     * pass, no view), with {@code h}'s user_data. The words are those of {@link Ring#putSqe}.
+     */
+    void submit(CqeHandler h, long headWord, long offWord, long addr, long lenAndOpFlags, long bufWord)
+            throws ErrnoException {
+        requireIdle(h);
+        long at = monitor.claimOrFlush();
+        ring.putSqe(at, headWord, offWord, addr, lenAndOpFlags, assignSlot(h), bufWord, 0L);
+    }
+
+    private static void requireIdle(CqeHandler h) {
+        if (h.isInFlight()) {
+            throw new IllegalStateException("CqeHandler " + h + " is already in flight (expected one request at a time)");
+        }
+    }
+
+    /** The context's ring (for io_uring_register). */
+    Ring ring() {
+        return ring;
+    }
+
+    /** Flushes the SQ first unless {@code count} entries are free, so the next {@code count} begin() calls cannot flush. */
+    void reserve(int count) throws ErrnoException {
+        monitor.reserveSq(count);
+    }
+
+    /** Free SQ entries (a test probe). */
+    int sqSpaceLeft() {
+        return monitor.ring().sqSpaceLeft();
+    }
+
     void commit(CqeHandler h) {
+        sqe.userData(assignSlot(h));
+        sqe.unbind();
+    }
+
+    /** Gives {@code h} a slot (and a new generation of it); returns the request's user_data. */
+    private long assignSlot(CqeHandler h) {
         if (freeTop == 0) {
             grow();
         }
@@ -60,8 +108,7 @@ final class UringRequests implements CqeSink {
         slots[slot] = h;
         h.slot = slot;
         inFlight++;
-        sqe.userData(USER_BIT | ((long) gen << 32) | slot);
-        sqe.unbind();
+        return USER_BIT | ((long) gen << 32) | slot;
     }
 
     /** The preparer failed: turn the reserved entry into an ignored no-op. */
@@ -97,36 +144,55 @@ final class UringRequests implements CqeSink {
             return; // abandoned at close, or not ours
         }
         CqeHandler h = slots[slot];
-        slots[slot] = null;
-        free[freeTop++] = slot;
-        inFlight--;
-        h.slot = -1;
-        h.res = res;
-        h.flags = flags;
-        h.queued = true;
-        h.readyNext = null;
-        if (readyTail == null) {
-            readyHead = h;
-        } else {
-            readyTail.readyNext = h;
+        if ((flags & Uring.CQE_F_MORE) == 0) { // the request's final CQE: the kernel forgets it
+            slots[slot] = null;
+            free[freeTop++] = slot;
+            inFlight--;
+            h.slot = -1;
         }
-        readyTail = h;
-        readyCount++;
+        if (readyTail - readyHead > readyMask) {
+            growReady();
+        }
+        int i = readyTail & readyMask;
+        readyHandlers[i] = h;
+        readyRes[i] = res;
+        readyFlags[i] = flags;
+        readyTail++;
+        h.queuedCqes++;
+    }
+
+    private void growReady() {
+        int n = readyTail - readyHead;
+        int cap = (readyMask + 1) * 2;
+        CqeHandler[] hs = new CqeHandler[cap];
+        int[] rs = new int[cap];
+        int[] fs = new int[cap];
+        for (int k = 0; k < n; k++) {
+            int i = (readyHead + k) & readyMask;
+            hs[k] = readyHandlers[i];
+            rs[k] = readyRes[i];
+            fs[k] = readyFlags[i];
+        }
+        readyHandlers = hs;
+        readyRes = rs;
+        readyFlags = fs;
+        readyMask = cap - 1;
+        readyHead = 0;
+        readyTail = n;
     }
 
     @Override
     public boolean dispatch() {
         boolean progress = false;
-        CqeHandler h;
-        while ((h = readyHead) != null) {
-            readyHead = h.readyNext;
-            if (readyHead == null) {
-                readyTail = null;
-            }
-            readyCount--;
-            h.readyNext = null;
-            h.queued = false;
-            ctx.runCqeHandler(h, h.res, h.flags);
+        while (readyHead != readyTail) { // bounded: one entry per reaped CQE
+            int i = readyHead & readyMask;
+            CqeHandler h = readyHandlers[i];
+            int res = readyRes[i];
+            int flags = readyFlags[i];
+            readyHandlers[i] = null;
+            readyHead++;
+            h.queuedCqes--;
+            ctx.runCqeHandler(h, res, flags);
             progress = true;
         }
         return progress;
@@ -134,7 +200,7 @@ final class UringRequests implements CqeSink {
 
     @Override
     public boolean hasReady() {
-        return readyHead != null;
+        return readyHead != readyTail;
     }
 
     @Override
@@ -144,14 +210,12 @@ final class UringRequests implements CqeSink {
 
     @Override
     public void dropReady() {
-        CqeHandler h;
-        while ((h = readyHead) != null) {
-            readyHead = h.readyNext;
-            h.readyNext = null;
-            h.queued = false;
+        while (readyHead != readyTail) { // bounded: the entries queued so far
+            int i = readyHead & readyMask;
+            readyHandlers[i].queuedCqes = 0;
+            readyHandlers[i] = null;
+            readyHead++;
         }
-        readyTail = null;
-        readyCount = 0;
     }
 
     @Override

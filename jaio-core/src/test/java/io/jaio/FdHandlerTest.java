@@ -188,6 +188,33 @@ class FdHandlerTest {
     }
 
     @Test
+    void handlerThatReadsOnlyPartOfItsDataIsCalledAgainUntilTheFdIsDrained() throws Exception {
+        // Level-triggered, as poll(2): the io_uring monitor keeps this by re-arming a one-shot
+        // POLL_ADD after each event (a multishot poll is edge-triggered and would stop here).
+        try (AioContext ctx = newContext()) {
+            int[] runs = new int[1];
+            setReader(ctx, a[0], () -> {
+                runs[0]++;
+                try {
+                    assertEquals(1, Fds.read(a[0], 1).length);
+                } catch (ErrnoException e) {
+                    throw new AssertionError(e);
+                }
+            });
+            for (int i = 0; i < 3; i++) {
+                writeByte(a[1]);
+            }
+            for (int i = 1; i <= 3; i++) {
+                assertTrue(ctx.poll(true), (4 - i) + " bytes still unread, handler not called");
+                assertEquals(i, runs[0]);
+            }
+            assertFalse(ctx.poll(false), "the pipe is drained");
+            assertEquals(3, runs[0]);
+            ctx.removeFdHandler(a[0]);
+        }
+    }
+
+    @Test
     void hangUpRunsTheReadHandler() throws Exception {
         try (AioContext ctx = newContext()) {
             int[] pipe = Fds.pipe();

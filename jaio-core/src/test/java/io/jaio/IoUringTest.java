@@ -314,6 +314,41 @@ class IoUringTest {
     }
 
     @Test
+    void linkNextAndLinkTimeoutStayTogetherWhenTheSqHasOneFreeSlot() throws Exception {
+        // With one free slot, the linked read would take it and the timeout would force a flush
+        // that submits the read with IOSQE_IO_LINK and nothing after it: the read would then
+        // wait forever, and the lone LINK_TIMEOUT fail. linkNext must flush first instead.
+        int[] p = Fds.pipe();
+        try (AioContext ctx = uringContext(16); Arena a = Arena.ofConfined()) {
+            ctx.poll(false); // submits the context's own POLL_ADD: the SQ is now empty
+            IoUring ring = ctx.ioUring();
+            assertEquals(16, ring.sqSpaceLeft());
+            Recorder[] nops = new Recorder[15];
+            for (int i = 0; i < nops.length; i++) {
+                nops[i] = new Recorder();
+                ring.nop(nops[i]);
+            }
+            assertEquals(1, ring.sqSpaceLeft(), "exactly one free SQ slot before the linked pair");
+            MemorySegment buf = a.allocate(64);
+            MemorySegment ts = a.allocate(IoUring.TIMESPEC_SIZE, 8);
+            setTimespec(ts, 1_000_000L);
+            Recorder read = new Recorder();
+            Recorder lt = new Recorder();
+            ring.linkNext(sqe -> sqe.opcode(Uring.OP_READ).fd(p[0]).addr(buf).len(64), read);
+            ring.linkTimeout(ts, 0, lt);
+            pollUntil(ctx, "linked read and its timeout", () -> read.calls > 0 && lt.calls > 0);
+            assertEquals(-Errno.ECANCELED, read.res, "the read was not bounded by its linked timeout");
+            assertEquals(-ETIME, lt.res);
+            for (Recorder n : nops) {
+                assertEquals(1, n.calls);
+            }
+        } finally {
+            Fds.close(p[0]);
+            Fds.close(p[1]);
+        }
+    }
+
+    @Test
     void completionsArriveInSubmissionOrderEvenThroughSqAndCqOverflow() throws Exception {
         int n = 200;
         try (AioContext ctx = uringContext(16)) { // SQ 16, CQ 32: the batch flushes and overflows

@@ -25,6 +25,8 @@ public final class PollSet {
     private volatile long maxNs;
     private volatile long grow;
     private volatile long shrink;
+    /** Added to System.nanoTime() for the poll-time clock; only tests change it (home thread). */
+    private long clockSkewNs;
 
     public PollSet(HandlerTable table, CallbackGuard guard) {
         this.table = table;
@@ -55,6 +57,22 @@ public final class PollSet {
         for (AioHandler n : table.list()) {
             n.pollNs = 0;
         }
+    }
+
+    /**
+     * Moves the clock that userspace polling and idle removal read forward by {@code deltaNs}
+     * (QEMU reads QEMU_CLOCK_REALTIME there). A test seam, so the 7 s idle rule can be tested
+     * without waiting 7 s; home thread.
+     */
+    public void advanceClockForTest(long deltaNs) {
+        if (deltaNs < 0) {
+            throw new IllegalArgumentException("deltaNs=" + deltaNs + " (expected >= 0: the clock never goes back)");
+        }
+        clockSkewNs += deltaNs;
+    }
+
+    private long nowNs() {
+        return System.nanoTime() + clockSkewNs;
     }
 
     public boolean isEmpty() {
@@ -157,12 +175,12 @@ public final class PollSet {
     }
 
     private boolean runPollHandlers(ReadyList ready, FdMonitor monitor, long max) {
-        long start = System.nanoTime();
+        long start = nowNs();
         long elapsed;
         boolean progress;
         do {
             progress = runOnce(ready, start);
-            elapsed = System.nanoTime() - start;
+            elapsed = nowNs() - start;
             // A successful poll zeroed the timeout, which ends the loop (QEMU 993ed89f35).
             max = soonest(ready.timeoutNs, max);
             assert !(max != 0 && progress) : "progress with time left to poll";

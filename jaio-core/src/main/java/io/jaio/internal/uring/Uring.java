@@ -135,14 +135,45 @@ public final class Uring {
     // op flags
     public static final int FSYNC_DATASYNC = 1;
     public static final int TIMEOUT_ABS = 1;
+    /** POLL_ADD command flags go in sqe->len (poll32_events holds the events). */
     public static final int POLL_ADD_MULTI = 1;
+    public static final int POLL_UPDATE_EVENTS = 1 << 1;
+    public static final int POLL_UPDATE_USER_DATA = 1 << 2;
+    /** Level-triggered poll (5.19+); without it POLL_ADD is edge-triggered (EPOLLET). */
+    public static final int POLL_ADD_LEVEL = 1 << 3;
+    /** IORING_ACCEPT_MULTISHOT, in sqe->ioprio. */
+    public static final int ACCEPT_MULTISHOT = 1;
     public static final int ASYNC_CANCEL_ALL = 1;
     public static final int ASYNC_CANCEL_ANY = 1 << 2;
 
     // io_uring_register opcodes
     public static final int REGISTER_BUFFERS = 0;
+    public static final int UNREGISTER_BUFFERS = 1;
     public static final int REGISTER_FILES = 2;
+    public static final int UNREGISTER_FILES = 3;
+    /** arg: struct io_uring_files_update (rsrc_update), nr_args: how many fds. */
+    public static final int REGISTER_FILES_UPDATE = 6;
     public static final int REGISTER_PROBE = 8;
+    /** arg: struct io_uring_rsrc_register, nr_args: its size (5.13+). */
+    public static final int REGISTER_FILES2 = 13;
+    /** struct io_uring_rsrc_register flag: a table of empty slots, no data (5.19+). */
+    public static final int RSRC_REGISTER_SPARSE = 1;
+    /** struct io_uring_rsrc_register: nr, flags, resv2, data, tags (32 bytes). */
+    public static final long RSRC_REGISTER_SIZE = 32;
+    public static final long RSRC_REGISTER_NR = 0;
+    public static final long RSRC_REGISTER_FLAGS = 4;
+    public static final long RSRC_REGISTER_DATA = 16;
+    public static final long RSRC_REGISTER_TAGS = 24;
+    /** struct io_uring_files_update / io_uring_rsrc_update: offset, resv, data (16 bytes). */
+    public static final long RSRC_UPDATE_SIZE = 16;
+    public static final long RSRC_UPDATE_OFFSET = 0;
+    public static final long RSRC_UPDATE_DATA = 8;
+    /** A files-update entry that leaves its slot as it is. */
+    public static final int REGISTER_FILES_SKIP = -2;
+    /** IORING_MAX_REG_BUFFERS (io_uring/rsrc.c): at most this many registered buffers. */
+    public static final int MAX_REG_BUFFERS = 1 << 14;
+    /** The kernel refuses a registered buffer larger than 1 GiB (io_uring/rsrc.c, SZ_1G). */
+    public static final long MAX_REG_BUFFER_BYTES = 1L << 30;
     /** struct io_uring_probe header (16 bytes), then 8-byte io_uring_probe_op entries. */
     public static final long PROBE_HEADER = 16;
     public static final long PROBE_OP_SIZE = 8;

@@ -29,8 +29,15 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *     touch the ring (SINGLE_ISSUER), so {@link #update} only queues the change; the next
  *     {@link #wait} turns it into SQEs (QEMU's submit_list and fill_sq_ring).</li>
  * <li>POLL_ADD is one-shot and re-armed after each event, which keeps poll(2)'s level-triggered
- *     meaning: a handler that did not drain its fd is called again. (Multishot poll is
- *     edge-triggered and would hang a handler that reads only part of what is there.)</li>
+ *     meaning: a handler that did not drain its fd is called again. The alternatives were
+ *     measured on Linux 6.18 (UringPollModesTest: a pipe with 3 bytes, 1 byte read per CQE):
+ *     a multishot poll is edge-triggered and posts one CQE for the 3 bytes, so a handler that
+ *     reads only part of its data would wait forever with data readable; and
+ *     IORING_POLL_ADD_LEVEL, which would make it level-triggered, is refused with -EINVAL both
+ *     alone and with IORING_POLL_ADD_MULTI (the kernel turned it off at prep time for 6.0 and
+ *     has not turned it back on). No multishot mode gives the semantics, so there is nothing to
+ *     fall back from; the re-arm costs one SQE per event, sent with the next enter the loop
+ *     makes anyway. docs/performance.md has the figures.</li>
  * <li>Each armed poll owns a slot; user_data = (generation << 32) | (slot + 1). A removed
  *     handler's poll is cancelled with POLL_REMOVE, and its slot is freed only when the kernel's
  *     final CQE for it arrives, so no CQE can ever reach a recycled slot; the generation makes
@@ -128,20 +135,56 @@ public final class UringFdMonitor implements FdMonitor {
         }
     }
 
-    /** An SQE's offset, submitting what is queued when the SQ is full. Home thread. */
+    /** A zeroed SQE's offset, submitting what is queued when the SQ is full. Home thread. */
     public long sqeOrFlush() throws ErrnoException {
-        long off = ring.nextSqe();
+        long off = claimOrFlush();
+        for (long k = 0; k < Uring.SQE_SIZE; k += 8) {
+            ring.sqes().set(JAVA_LONG, off + k, 0L); // zero it: user_data included (QEMU 87ec6f55af)
+        }
+        return off;
+    }
+
+    /**
+     * An SQE's offset, not zeroed (the caller fills all of it with {@link Ring#putSqe}),
+     * submitting what is queued when the SQ is full. Home thread.
+     */
+    public long claimOrFlush() throws ErrnoException {
+        long off = ring.claimSqe();
         for (int attempt = 0; off < 0 && attempt < 8; attempt++) {
             int r = ring.submit();
             if (r == -Errno.EBUSY || r == -Errno.EAGAIN) {
                 reapInto(null); // make room in the CQ so the kernel accepts more
             }
-            off = ring.nextSqe();
+            off = ring.claimSqe();
         }
         if (off < 0) {
             throw new ErrnoException("io_uring: submission queue stays full", Errno.EBUSY);
         }
         return off;
+    }
+
+    /**
+     * Makes sure the next {@code count} SQEs can be taken without a flush: submits what is queued
+     * first when fewer are free. A link chain (IOSQE_IO_LINK) reserves room for all its entries
+     * this way, so no automatic flush can submit its head without the entries linked to it.
+     * Home thread.
+     *
+     * @throws IllegalArgumentException when the SQ has fewer than {@code count} entries in all
+     */
+    public void reserveSq(int count) throws ErrnoException {
+        if (count > ring.sqEntries()) {
+            throw new IllegalArgumentException("count=" + count + " SQ entries reserved together (expected at most "
+                    + ring.sqEntries() + ", the size of the submission queue)");
+        }
+        for (int attempt = 0; ring.sqSpaceLeft() < count && attempt < 8; attempt++) {
+            int r = ring.submit();
+            if (r == -Errno.EBUSY || r == -Errno.EAGAIN) {
+                reapInto(null); // make room in the CQ so the kernel accepts more
+            }
+        }
+        if (ring.sqSpaceLeft() < count) {
+            throw new ErrnoException("io_uring: submission queue stays full (" + count + " entries wanted)", Errno.EBUSY);
+        }
     }
 
     private void arm(AioHandler n) throws ErrnoException {
@@ -208,26 +251,33 @@ public final class UringFdMonitor implements FdMonitor {
         int found = 0;
         for (int pass = 0; pass < MAX_REAP_PASSES; pass++) {
             int tail = ring.cqTail();
+            int head = ring.cqHead();
+            int taken = head;
             int limit = ring.cqEntries();
-            for (int n = 0; n < limit; n++) {
-                // Re-read the head each time: handling a CQE may re-arm a poll, and a full SQ then
-                // makes sqeOrFlush() reap from inside this loop, moving the head on.
-                int head = ring.cqHead();
-                if (head == tail) {
-                    break;
-                }
+            for (int n = 0; n < limit && head != tail; n++) {
                 long ud = ring.cqeUserData(head);
                 int res = ring.cqeRes(head);
                 int flags = ring.cqeFlags(head);
-                ring.cqAdvance(head + 1); // the CQE is copied out: pairs with the kernel's acquire of cq.head
+                head++;
                 if (ud == 0) {
                     continue;
                 }
                 if ((ud & CqeSink.USER_BIT) != 0) {
-                    sink.onCqe(ud, res, flags);
-                } else if (onPollCqe(ud, res, ready)) {
+                    sink.onCqe(ud, res, flags); // only queues the handler: never reaps
+                    continue;
+                }
+                // A poll CQE re-arms its poll, and with a full SQ claimOrFlush() then reaps from
+                // inside onPollCqe: hand back what was taken first, and read both ends again after.
+                ring.cqAdvance(head); // the CQEs are copied out: pairs with the kernel's acquire of cq.head
+                if (onPollCqe(ud, res, ready)) {
                     found++;
                 }
+                head = ring.cqHead();
+                taken = head;
+                tail = ring.cqTail();
+            }
+            if (head != taken) {
+                ring.cqAdvance(head); // one release for the batch: pairs with the kernel's acquire of cq.head
             }
             if ((ring.sqFlags() & Uring.SQ_CQ_OVERFLOW) == 0 && ring.cqHead() == ring.cqTail()) {
                 break;
