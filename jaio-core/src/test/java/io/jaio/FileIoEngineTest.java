@@ -1,5 +1,6 @@
 package io.jaio;
 
+import static io.jaio.TestSupport.pattern;
 import static io.jaio.UringTestSupport.pollUntil;
 import static java.lang.foreign.ValueLayout.JAVA_BYTE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -17,7 +18,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
-import java.util.Random;
 import java.util.function.Consumer;
 
 import org.junit.jupiter.api.Assumptions;
@@ -115,12 +115,6 @@ class FileIoEngineTest {
             throw f;
         }
         assertTrue(iae.getMessage().contains(mustName), "message '" + iae.getMessage() + "' does not name " + mustName);
-    }
-
-    private static byte[] pattern(int n, long seed) {
-        byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
     }
 
     private static MemorySegment copyOf(Arena a, byte[] data) {

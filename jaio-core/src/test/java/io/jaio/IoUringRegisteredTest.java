@@ -1,5 +1,6 @@
 package io.jaio;
 
+import static io.jaio.TestSupport.pattern;
 import static io.jaio.UringTestSupport.Recorder;
 import static io.jaio.UringTestSupport.pollUntil;
 import static io.jaio.UringTestSupport.uringContext;
@@ -16,7 +17,6 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.Random;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -36,12 +36,6 @@ class IoUringRegisteredTest {
 
     @TempDir
     Path dir;
-
-    private static byte[] pattern(int n, long seed) {
-        byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
-    }
 
     private Path fileOf(String name, byte[] data) throws Exception {
         Path f = dir.resolve(name);

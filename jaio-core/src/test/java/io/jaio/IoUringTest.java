@@ -1,5 +1,6 @@
 package io.jaio;
 
+import static io.jaio.TestSupport.pattern;
 import static io.jaio.UringTestSupport.Recorder;
 import static io.jaio.UringTestSupport.closeQuietly;
 import static io.jaio.UringTestSupport.openFdCount;
@@ -22,7 +23,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.Random;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -48,12 +48,6 @@ class IoUringTest {
 
     @TempDir
     Path dir;
-
-    private static byte[] pattern(int n, long seed) {
-        byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
-    }
 
     private static void setTimespec(MemorySegment ts, long ns) {
         ts.set(JAVA_LONG, 0, ns / 1_000_000_000L);

@@ -137,4 +137,11 @@ final class TestSupport {
             fail("write(fd=" + fd + ") returned " + r);
         }
     }
+
+    /** {@code n} pseudo-random bytes from {@code seed}: data that reveals misplaced or lost bytes. */
+    static byte[] pattern(int n, long seed) {
+        byte[] b = new byte[n];
+        new java.util.Random(seed).nextBytes(b);
+        return b;
+    }
 }
