@@ -19,7 +19,7 @@ final class Export {
     final boolean direct;
     final int transmissionFlags;
 
-    private Export(String name, String path, int fd, long size, boolean readOnly, boolean direct, boolean multiConn) {
+    private Export(String name, String path, int fd, long size, boolean readOnly, boolean direct) {
         this.name = name;
         this.path = path;
         this.fd = fd;
@@ -32,11 +32,9 @@ final class Export {
         } else {
             f |= Nbd.TF_SEND_TRIM | Nbd.TF_SEND_WRITE_ZEROES | Nbd.TF_SEND_FAST_ZERO;
         }
-        if (multiConn) {
-            // One file and one page cache behind every connection: a flush on any connection
-            // makes every acknowledged write durable, which is what multi-conn promises.
-            f |= Nbd.TF_CAN_MULTI_CONN;
-        }
+        // Always multi-conn: one file and one page cache behind every connection, so a flush on
+        // any connection makes every acknowledged write durable, which is what multi-conn promises.
+        f |= Nbd.TF_CAN_MULTI_CONN;
         this.transmissionFlags = f;
     }
 
@@ -44,7 +42,7 @@ final class Export {
      * Opens {@code path}. Errors are one clear line: missing, a directory, unreadable. An empty
      * image is served as an export of size 0 (every request with a length is out of range).
      */
-    static Export open(String name, String path, boolean readOnly, boolean direct, boolean multiConn) throws ServeOptions.UsageException {
+    static Export open(String name, String path, boolean readOnly, boolean direct) throws ServeOptions.UsageException {
         Path p = Path.of(path);
         if (!Files.exists(p)) {
             throw new ServeOptions.UsageException("image " + path + " does not exist (expected a raw image file or block device)");
@@ -66,7 +64,7 @@ final class Export {
             closeQuietly(fd);
             throw new ServeOptions.UsageException("cannot size image " + path + ": " + e.getMessage());
         }
-        return new Export(name, path, fd, size, readOnly, direct, multiConn);
+        return new Export(name, path, fd, size, readOnly, direct);
     }
 
     private static void closeQuietly(int fd) {

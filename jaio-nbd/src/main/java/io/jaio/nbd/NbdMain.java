@@ -82,7 +82,7 @@ public final class NbdMain {
     }
 
     private static int serve(ServeOptions opts, String image, boolean temporary) throws Exception {
-        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone, true);
+        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone);
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
             NbdServer server;

@@ -111,8 +111,8 @@ final class NbdWireHarness implements AutoCloseable {
         Files.write(rwPath, pattern);
         roContent = Arrays.copyOf(pattern, (int) RO_SIZE);
         Files.write(roPath, roContent);
-        rw = Export.open("", rwPath.toString(), false, false, true);
-        ro = Export.open("", roPath.toString(), true, false, true);
+        rw = Export.open("", rwPath.toString(), false, false);
+        ro = Export.open("", roPath.toString(), true, false);
         engine = FileIoEngines.best(ctx);
         rwWorker = new NbdServer.Worker(ctx, rw, engine);
         roWorker = new NbdServer.Worker(ctx, ro, engine);
