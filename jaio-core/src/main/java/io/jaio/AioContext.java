@@ -11,7 +11,6 @@ import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
 import io.jaio.internal.fdmon.AioHandler;
-import io.jaio.internal.fdmon.CallbackGuard;
 import io.jaio.internal.fdmon.EpollFdMonitor;
 import io.jaio.internal.fdmon.FdMonitor;
 import io.jaio.internal.fdmon.HandlerTable;
@@ -80,6 +79,7 @@ public final class AioContext implements AutoCloseable {
     private final HandlerTable table;
     private final PollSet pollSet;
     final BhQueue bhs;
+    final CallbackRunner callbacks;
     private final TimerList[] timers = new TimerList[ClockType.values().length];
     /** Bit (1 << clock.ordinal()) set while that clock runs its timers; RMW under {@code timers}. */
     private volatile int enabledClocks;
@@ -112,7 +112,6 @@ public final class AioContext implements AutoCloseable {
     private long notifierWrites;
     private volatile long virtualClockNs;
     private volatile boolean closed;
-    private volatile CallbackErrorHandler errorHandler;
     private volatile long aioMaxBatch;
     private volatile int threadPoolMin;
     private volatile int threadPoolMax = 64;
@@ -128,7 +127,6 @@ public final class AioContext implements AutoCloseable {
     /** Made by the first {@link #source()} call; closed with the context. */
     private AioSource source;
     private ReadyList[] readyLists = new ReadyList[4];
-    private final CallbackGuard guard = new Guard();
 
     private AioContext(Builder b) throws ErrnoException {
         this.name = b.name;
@@ -137,10 +135,10 @@ public final class AioContext implements AutoCloseable {
             // QEMU sets 1 ns: a timed wait of this thread may otherwise end up to 50 us late.
             Syscalls.setTimerSlackNs(b.timerSlackNs);
         }
-        this.errorHandler = b.errorHandler;
+        this.callbacks = new CallbackRunner(this, b.errorHandler);
         this.bhs = new BhQueue(this);
         this.table = new HandlerTable(arena, name, b.epollUpgrade);
-        this.pollSet = new PollSet(table, guard);
+        this.pollSet = new PollSet(table, callbacks);
         this.pollSet.setParams(b.pollMaxNs, b.pollGrow, b.pollShrink);
         int enabled = 0;
         for (ClockType c : ClockType.values()) {
@@ -422,7 +420,7 @@ public final class AioContext implements AutoCloseable {
             try {
                 monitor.wait(ready, ready.timeoutNs, myDepth);
             } catch (ErrnoException e) {
-                reportError("fd monitor " + monitor.name(), e);
+                callbacks.report("fd monitor " + monitor.name(), e);
             }
         }
         waitWindow = outerWindow;
@@ -492,7 +490,7 @@ public final class AioContext implements AutoCloseable {
         }
         if (!node.isDeleted() && pollReady && revents == 0 && node.ioPollReady != null) {
             pollSet.unlink(node); // a nested poll() inside io_poll_ready must not poll it again (QEMU 6d740fb01b)
-            guard.run(node.ioPollReady, "io_poll_ready", node.fd);
+            callbacks.run(node.ioPollReady, "io_poll_ready", node.fd);
             if (!node.isDeleted()) {
                 pollSet.link(node);
             }
@@ -500,11 +498,11 @@ public final class AioContext implements AutoCloseable {
         }
         boolean progress = false;
         if (!node.isDeleted() && (revents & AioHandler.READ_EVENTS) != 0 && node.ioRead != null) {
-            guard.run(node.ioRead, "io_read", node.fd);
+            callbacks.run(node.ioRead, "io_read", node.fd);
             progress = !node.contextNotifier;
         }
         if (!node.isDeleted() && (revents & AioHandler.WRITE_EVENTS) != 0 && node.ioWrite != null) {
-            guard.run(node.ioWrite, "io_write", node.fd);
+            callbacks.run(node.ioWrite, "io_write", node.fd);
             progress = true;
         }
         return progress;
@@ -515,85 +513,29 @@ public final class AioContext implements AutoCloseable {
         if (node.isDeleted() || table.lookup(node.fd) != node) {
             return;
         }
-        reportError("fd handler of fd " + node.fd, new ErrnoException("poll(fd=" + node.fd
+        callbacks.report("fd handler of fd " + node.fd, new ErrnoException("poll(fd=" + node.fd
                 + ") [the fd was closed while still registered; its handler was removed]", Errno.EBADF));
         removeFdHandler(node.fd);
     }
 
-    void runBottomHalf(BottomHalf bh) {
-        ReentrancyGuard g = bh.guard; // copy first: the callback may delete the bottom half (QEMU 7915bd06f2)
-        boolean old = g != null && g.engage();
-        try {
-            bh.callback.run();
-        } catch (RuntimeException e) {
-            reportError("bottom half '" + bh.name + "'", e);
-        } finally {
-            if (g != null) {
-                g.restore(old);
-            }
-        }
-    }
-
+    /** Runs a CQE handler for UringRequests (see CallbackRunner). Home thread. */
     void runCqeHandler(CqeHandler h, int res, int flags) {
-        try {
-            h.onCompletion(res, flags);
-        } catch (RuntimeException e) {
-            reportError("CQE handler " + h, e);
-        }
-    }
-
-    void runTimer(Timer t) {
-        try {
-            t.callback.run();
-        } catch (RuntimeException e) {
-            reportError("timer on " + t.list.clock, e);
-        }
+        callbacks.runCqeHandler(h, res, flags);
     }
 
     /** Reports a callback failure from the home thread. */
     void reportCallbackError(String source, Throwable e) {
-        reportError(source, e);
+        callbacks.report(source, e);
     }
 
     /** Reports a failure met on another thread (a pool worker) through the home thread. */
     void scheduleErrorReport(String source, Throwable e) {
-        if (!closed) {
-            scheduleOneShot("error-report", () -> reportError(source, e));
-        }
-    }
-
-    private void reportError(String source, Throwable e) {
-        try {
-            errorHandler.onCallbackError(this, source, e);
-        } catch (RuntimeException handlerFailure) {
-            LOG.log(System.Logger.Level.ERROR, "context '" + name + "': error handler threw", handlerFailure);
-        }
+        callbacks.scheduleReport(source, e);
     }
 
     /** Replaces the handler of callback exceptions. Any thread. */
     public void setErrorHandler(CallbackErrorHandler handler) {
-        errorHandler = Objects.requireNonNull(handler, "handler");
-    }
-
-    private final class Guard implements CallbackGuard {
-        @Override
-        public void run(Runnable r, String what, int fd) {
-            try {
-                r.run();
-            } catch (RuntimeException e) {
-                reportError(what + " of fd " + fd, e);
-            }
-        }
-
-        @Override
-        public boolean poll(BooleanSupplier p, int fd) {
-            try {
-                return p.getAsBoolean();
-            } catch (RuntimeException e) {
-                reportError("io_poll of fd " + fd, e);
-                return false;
-            }
-        }
+        callbacks.setHandler(Objects.requireNonNull(handler, "handler"));
     }
 
     // ------------------------------------------------------------------------------------------
@@ -839,7 +781,7 @@ public final class AioContext implements AutoCloseable {
                 wakeForChange();
             }
         } catch (ErrnoException e) {
-            reportError("removal of fd " + fd, e); // unreachable in practice: removal tolerates closed fds
+            callbacks.report("removal of fd " + fd, e); // unreachable in practice: removal tolerates closed fds
         }
     }
 

@@ -164,7 +164,7 @@ final class BhQueue {
                     if ((flags & BottomHalf.IDLE) == 0) {
                         progress = true;
                     }
-                    ctx.runBottomHalf(bh);
+                    ctx.callbacks.runBottomHalf(bh);
                 }
                 s = 0; // a nested poll may have drained outer slices, or not: look from the outside again
             }

@@ -94,7 +94,7 @@ final class TimerList {
                 removeAt(0);
                 headNs = size == 0 ? NONE : deadlines[0];
             }
-            ctx.runTimer(t);
+            ctx.callbacks.runTimer(t);
             progress = true;
         }
         return progress;
