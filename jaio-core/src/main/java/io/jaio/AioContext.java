@@ -80,9 +80,7 @@ public final class AioContext implements AutoCloseable {
     private final PollSet pollSet;
     final BhQueue bhs;
     final CallbackRunner callbacks;
-    private final TimerList[] timers = new TimerList[ClockType.values().length];
-    /** Bit (1 << clock.ordinal()) set while that clock runs its timers; RMW under {@code timers}. */
-    private volatile int enabledClocks;
+    final TimerListGroup timers;
     private final EventNotifier notifier;
     private final MemorySegment notifierBuf;
     private final MemorySegment homeErrno = Syscalls.newErrnoSegment();
@@ -110,7 +108,6 @@ public final class AioContext implements AutoCloseable {
     private int kickers;
     @SuppressWarnings("unused")
     private long notifierWrites;
-    private volatile long virtualClockNs;
     private volatile boolean closed;
     private volatile long aioMaxBatch;
     private volatile int threadPoolMin;
@@ -140,14 +137,7 @@ public final class AioContext implements AutoCloseable {
         this.table = new HandlerTable(arena, name, b.epollUpgrade);
         this.pollSet = new PollSet(table, callbacks);
         this.pollSet.setParams(b.pollMaxNs, b.pollGrow, b.pollShrink);
-        int enabled = 0;
-        for (ClockType c : ClockType.values()) {
-            timers[c.ordinal()] = new TimerList(this, c);
-            if (c != ClockType.VIRTUAL) { // QEMU qemu_clock_init: VIRTUAL starts disabled
-                enabled |= 1 << c.ordinal();
-            }
-        }
-        this.enabledClocks = enabled;
+        this.timers = new TimerListGroup(this);
         for (int i = 0; i < readyLists.length; i++) {
             readyLists[i] = new ReadyList();
         }
@@ -391,7 +381,7 @@ public final class AioContext implements AutoCloseable {
         } finally {
             depth = d;
         }
-        return progress | runTimers();
+        return progress | timers.run();
     }
 
     private boolean pollLocked(ReadyList ready, boolean blocking, int myDepth) {
@@ -454,7 +444,7 @@ public final class AioContext implements AutoCloseable {
         if (t == 0) {
             return 0;
         }
-        long deadline = timersDeadlineNs();
+        long deadline = timers.deadlineNs();
         if (deadline == 0) {
             return 0;
         }
@@ -668,21 +658,12 @@ public final class AioContext implements AutoCloseable {
         Objects.requireNonNull(scale, "scale");
         Objects.requireNonNull(callback, "callback");
         checkOpen();
-        return new Timer(timers[clock.ordinal()], scale, attributes, callback);
+        return new Timer(timers.list(clock), scale, attributes, callback);
     }
 
     /** The current time of {@code clock} in ns. Any thread. */
     public long clockNs(ClockType clock) {
-        return switch (clock) {
-            case REALTIME -> System.nanoTime();
-            case HOST -> hostNs();
-            case VIRTUAL, VIRTUAL_RT -> virtualClockNs;
-        };
-    }
-
-    private static long hostNs() {
-        java.time.Instant now = java.time.Instant.now();
-        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+        return timers.clockNs(clock);
     }
 
     /** Moves the virtual clock forward by {@code deltaNs} (>= 0) and wakes the loop. Any thread. */
@@ -690,61 +671,20 @@ public final class AioContext implements AutoCloseable {
         if (deltaNs < 0) {
             throw new IllegalArgumentException("deltaNs=" + deltaNs + " (expected >= 0: the virtual clock never goes back)");
         }
-        synchronized (timers) {
-            virtualClockNs += deltaNs;
-        }
+        timers.advanceVirtualClockNs(deltaNs);
         aioNotify();
     }
 
     /** Turns a clock on or off (QEMU qemu_clock_enable); a disabled clock's timers do not run. Any thread. */
     public void setClockEnabled(ClockType clock, boolean enabled) {
-        synchronized (timers) {
-            int bit = 1 << clock.ordinal();
-            enabledClocks = enabled ? enabledClocks | bit : enabledClocks & ~bit;
-        }
+        timers.setEnabled(clock, enabled);
         aioNotify();
     }
 
     /** Whether {@code clock} runs its timers. Any thread. */
     public boolean isClockEnabled(ClockType clock) {
-        return (enabledClocks & (1 << clock.ordinal())) != 0;
+        return timers.isEnabled(clock);
     }
-
-    /**
-     * The nearest timer deadline over the enabled clocks in ns from now: 0 if one is due, -1 if
-     * none is armed. A timer on a virtual clock is either due (0) or waits for the clock to be
-     * advanced, which wakes the loop (-1): virtual time does not pass while the loop sleeps.
-     */
-    private long timersDeadlineNs() {
-        long best = -1;
-        for (TimerList tl : timers) {
-            long head = tl.headNs();
-            if (head == TimerList.NONE || !isClockEnabled(tl.clock)) {
-                continue;
-            }
-            long delta = head - clockNs(tl.clock);
-            if (delta <= 0) {
-                return 0;
-            }
-            if (tl.clock == ClockType.REALTIME || tl.clock == ClockType.HOST) {
-                best = PollSet.soonest(best, delta);
-            }
-        }
-        return best;
-    }
-
-    boolean runTimers() {
-        boolean progress = false;
-        for (ClockType c : RUN_ORDER) { // QEMU: REALTIME, VIRTUAL, HOST, VIRTUAL_RT
-            TimerList tl = timers[c.ordinal()];
-            if (tl.headNs() != TimerList.NONE && isClockEnabled(c)) {
-                progress |= tl.run(clockNs(c));
-            }
-        }
-        return progress;
-    }
-
-    private static final ClockType[] RUN_ORDER = {ClockType.REALTIME, ClockType.VIRTUAL, ClockType.HOST, ClockType.VIRTUAL_RT};
 
     // ------------------------------------------------------------------------------------------
     // fd handlers
@@ -993,9 +933,7 @@ public final class AioContext implements AutoCloseable {
         coScheduled.close(leaks);
         closed = true;
         bhs.collectLeaks(leaks);
-        for (TimerList tl : timers) {
-            tl.collectLeaks(leaks);
-        }
+        timers.collectLeaks(leaks);
         int released = table.clear() - 1;
         if (released > 0) {
             LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "' closed with " + released + " fd handler(s) registered; released");

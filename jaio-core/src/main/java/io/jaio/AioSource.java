@@ -151,7 +151,7 @@ public final class AioSource {
         } finally {
             ctx.exitDispatch(d);
         }
-        return progress | ctx.runTimers();
+        return progress | ctx.timers.run();
     }
 
     /**
