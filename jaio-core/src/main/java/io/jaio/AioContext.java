@@ -1,9 +1,6 @@
 package io.jaio;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -53,26 +50,6 @@ import io.jaio.internal.uring.UringFdMonitor;
 public final class AioContext implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger("io.jaio");
     private static final ThreadLocal<AioContext> CURRENT = new ThreadLocal<>();
-    /** The notifier-users word when the context is closed (see kick()). */
-    private static final int NOTIFY_CLOSED = Integer.MIN_VALUE;
-
-    private static final VarHandle NOTIFY_ME;
-    private static final VarHandle NOTIFIED;
-    private static final VarHandle KICKERS;
-    private static final VarHandle WRITES;
-
-    static {
-        try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            NOTIFY_ME = l.findVarHandle(AioContext.class, "notifyMe", int.class);
-            NOTIFIED = l.findVarHandle(AioContext.class, "notified", boolean.class);
-            KICKERS = l.findVarHandle(AioContext.class, "kickers", int.class);
-            WRITES = l.findVarHandle(AioContext.class, "notifierWrites", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     private final String name;
     private final Thread homeThread;
     private final Arena arena = Arena.ofShared();
@@ -81,33 +58,13 @@ public final class AioContext implements AutoCloseable {
     final BhQueue bhs;
     final CallbackRunner callbacks;
     final TimerListGroup timers;
-    private final EventNotifier notifier;
-    private final MemorySegment notifierBuf;
-    private final MemorySegment homeErrno = Syscalls.newErrnoSegment();
+    final Wakeup wakeup;
     /** The submission API, or null when this context does not run on io_uring. */
     private final UringRequests uring;
     private final IoUring ioUring;
     /** Why io_uring is not used (null when it is). */
     private final String ioUringUnavailable;
 
-    /**
-     * Who needs an eventfd write to wake up (QEMU notify_me), home thread writes, any thread
-     * reads. Bit 0: an outer loop is between {@link AioSource#prepare()} and
-     * {@link AioSource#check()} and may be blocked on the source's fd (a bit, not a count,
-     * because a prepare need not be followed by a check). Bits 1..31: 2 x the home thread's
-     * poll() calls in their blocking phase. Zero means the home thread re-examines everything
-     * before it next blocks, so {@link #aioNotify()} may skip the eventfd write.
-     */
-    @SuppressWarnings("unused")
-    private int notifyMe;
-    /** Set by aioNotify() from any thread, cleared by the home thread after each wait. */
-    @SuppressWarnings("unused")
-    private boolean notified;
-    /** Threads inside kick(), or NOTIFY_CLOSED once close() has claimed the eventfd. */
-    @SuppressWarnings("unused")
-    private int kickers;
-    @SuppressWarnings("unused")
-    private long notifierWrites;
     private volatile boolean closed;
     private volatile long aioMaxBatch;
     private volatile int threadPoolMin;
@@ -118,8 +75,6 @@ public final class AioContext implements AutoCloseable {
     private final CoScheduleQueue coScheduled;
 
     // ---- home-thread state ----
-    /** poll() is between computing its timeout and returning from its wait (home thread only). */
-    private boolean waitWindow;
     private int depth;
     /** Made by the first {@link #source()} call; closed with the context. */
     private AioSource source;
@@ -141,8 +96,6 @@ public final class AioContext implements AutoCloseable {
         for (int i = 0; i < readyLists.length; i++) {
             readyLists[i] = new ReadyList();
         }
-        this.notifierBuf = arena.allocate(8, 8);
-        EventNotifier n = null;
         UringFdMonitor um = null;
         String unavailable = null;
         try {
@@ -172,19 +125,14 @@ public final class AioContext implements AutoCloseable {
             } else {
                 table.setMonitor(new PollFdMonitor(table, arena));
             }
-            n = EventNotifier.create(false);
-            table.set(n.fd(), this::onNotifierRead, null, this::isNotified, AioContext::noop, true);
+            this.wakeup = Wakeup.open(this, table, arena);
         } catch (ErrnoException | RuntimeException e) {
-            if (n != null) {
-                n.close();
-            }
             if (table.monitor() != null) {
                 table.monitor().close();
             }
             arena.close();
             throw e;
         }
-        this.notifier = n;
         this.ioUringUnavailable = unavailable;
         if (um != null) {
             this.uring = new UringRequests(this, um);
@@ -285,68 +233,19 @@ public final class AioContext implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Notification
+    // Notification (the protocol is Wakeup's)
 
     /**
      * Wakes the home thread if it is blocked in {@link #poll}, or makes its next blocking poll
      * return at once (QEMU aio_notify). Any thread; no system call unless the loop is blocked.
      */
     public void aioNotify() {
-        // Already notified and not yet accepted: whoever set the flag has woken the loop, or the
-        // loop will see the flag before it blocks. The loop clears the flag (a volatile store,
-        // after this read in the total order) before its next exchange of the bottom-half queue
-        // and its next read of the timer heads, so it sees what the caller queued before calling.
-        // A burst from a producer thus costs one fence and at most one eventfd write per loop
-        // iteration, not per call.
-        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the clear in pollLocked()
-            return;
-        }
-        NOTIFIED.setVolatile(this, true); // store→load with the read below; pairs with poll()'s notifyMe/notified
-        if ((int) NOTIFY_ME.getVolatile(this) != 0) {
-            kick();
-        }
-    }
-
-    /**
-     * The wake-up that scheduling a bottom half, arming a timer or changing an fd registration
-     * makes. From the home thread nothing is needed: it is not blocked, and before it next
-     * blocks it recomputes its timeout from the bottom-half queue, the timer heads and the
-     * registrations, so it cannot miss what it just did itself, unless an outer loop already
-     * prepared (bit 0 of notifyMe). Other threads go through {@link #aioNotify()}.
-     */
-    void wakeForChange() {
-        // Between prepare and check an outer loop waits on a timeout computed before this
-        // change, so the home thread notifies too (as QEMU always does); plain read: it writes notifyMe.
-        // Likewise inside poll() between computing the timeout and waiting: io_poll, io_poll_begin
-        // and io_poll_end callbacks run there, after the timeout was computed.
-        if (!inHomeThread() || waitWindow || ((int) NOTIFY_ME.get(this) & 1) != 0) {
-            aioNotify();
-        }
-    }
-
-    /** Writes the eventfd, unless close() has claimed it (the counter keeps the fd from being closed under us). */
-    private void kick() {
-        if ((int) KICKERS.getAndAdd(this, 1) >= 0) { // pairs with the getAndAdd in releaseNotifier()
-            Syscalls.writeNoErrno(notifier.fd(), Syscalls.EVENTFD_ONE, 8); // EAGAIN means "already set": fine
-            WRITES.getAndAdd(this, 1L);
-        }
-        KICKERS.getAndAdd(this, -1);
+        wakeup.aioNotify();
     }
 
     /** How many times the context's eventfd was written to wake the loop (a test probe). */
     public long notifierWriteCount() {
-        return (long) WRITES.getVolatile(this);
-    }
-
-    boolean isNotified() {
-        return (boolean) NOTIFIED.getVolatile(this); // pairs with the store in aioNotify()
-    }
-
-    private void onNotifierRead() {
-        Syscalls.read(homeErrno, notifier.fd(), notifierBuf, 8); // drains; EAGAIN when already drained
-    }
-
-    private static void noop() {
+        return wakeup.writeCount();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -387,20 +286,15 @@ public final class AioContext implements AutoCloseable {
     private boolean pollLocked(ReadyList ready, boolean blocking, int myDepth) {
         long pollMaxNs = pollSet.maxNs();
         long start = pollMaxNs != 0 ? System.nanoTime() : 0;
-        boolean outerWindow = waitWindow;
-        waitWindow = true; // callbacks from here to the wait must wake the loop themselves
+        boolean outerWindow = wakeup.openWaitWindow(); // callbacks from here to the wait must wake the loop themselves
         ready.timeoutNs = blocking ? computeTimeoutNs() : 0;
         FdMonitor monitor = table.monitor();
         boolean progress = pollSet.tryPollMode(ready, monitor);
         assert !(ready.timeoutNs != 0 && progress) : "progress with a non-zero timeout";
 
         boolean useNotifyMe = ready.timeoutNs != 0;
-        if (useNotifyMe) {
-            int nm = (int) NOTIFY_ME.get(this); // only the home thread writes it
-            NOTIFY_ME.setVolatile(this, nm + 2); // store→load with the read below; pairs with aioNotify()
-            if ((boolean) NOTIFIED.getVolatile(this)) {
-                ready.timeoutNs = 0;
-            }
+        if (useNotifyMe && wakeup.announceBlocking()) { // notifyMe += 2, then read notified
+            ready.timeoutNs = 0;
         }
         if (ready.timeoutNs != 0 || monitor.needWait()) {
             if (ready.timeoutNs != 0) {
@@ -413,17 +307,11 @@ public final class AioContext implements AutoCloseable {
                 callbacks.report("fd monitor " + monitor.name(), e);
             }
         }
-        waitWindow = outerWindow;
+        wakeup.closeWaitWindow(outerWindow);
         if (useNotifyMe) {
-            int nm = (int) NOTIFY_ME.get(this);
-            NOTIFY_ME.setRelease(this, nm - 2); // finish the wait before clearing; read by aioNotify()
+            wakeup.endBlocking(); // notifyMe -= 2
         }
-        // aio_notify_accept. The volatile store is ordered before the bottom-half queue's exchange
-        // below (QEMU's smp_mb). When the flag is already clear there is nothing to order; a notify
-        // racing with this read leaves it set, which only costs one non-blocking iteration later.
-        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the store in aioNotify()
-            NOTIFIED.setVolatile(this, false);
-        }
+        wakeup.accept(); // before the bottom-half queue's exchange below
         long blockNs = pollMaxNs != 0 ? System.nanoTime() - start : 0;
 
         progress |= table.monitor().dispatch();
@@ -541,7 +429,7 @@ public final class AioContext implements AutoCloseable {
         checkHome("source()");
         checkOpen();
         if (source == null) {
-            source = new AioSource(this, table, pollSet, notifier.fd());
+            source = new AioSource(this, table, pollSet, wakeup);
         }
         return source;
     }
@@ -550,21 +438,6 @@ public final class AioContext implements AutoCloseable {
     void checkOuterLoopCall(String what) {
         checkHome(what);
         checkOpen();
-    }
-
-    /** AioSource.prepare(): sets bit 0 of notifyMe (QEMU aio_ctx_prepare). Home thread. */
-    void beginOuterWait() {
-        int nm = (int) NOTIFY_ME.get(this); // only the home thread writes it
-        NOTIFY_ME.setVolatile(this, nm | 1); // store→load with the isNotified() read that follows; pairs with aioNotify()
-    }
-
-    /** AioSource.check(): clears bit 0 of notifyMe, then aio_notify_accept. Home thread. */
-    void endOuterWait() {
-        int nm = (int) NOTIFY_ME.get(this);
-        NOTIFY_ME.setRelease(this, nm & ~1); // finish the outer wait before clearing; read by aioNotify()
-        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the store in aioNotify(); see pollLocked()
-            NOTIFIED.setVolatile(this, false);
-        }
     }
 
     /** The nesting depth of poll() and outer-loop dispatch calls now running (0 = none). */
@@ -706,11 +579,11 @@ public final class AioContext implements AutoCloseable {
             throw new IllegalArgumentException("fd=" + fd + " (expected a file descriptor >= 0)");
         }
         checkOpen();
-        if (notifier != null && fd == notifier.fd()) {
+        if (fd == wakeup.fd()) {
             throw new IllegalArgumentException("fd=" + fd + " is the context's own notifier (expected a user fd)");
         }
         if (table.set(fd, ioRead, ioWrite, ioPoll, ioPollReady, false)) {
-            wakeForChange(); // every change of what is watched kicks the loop (QEMU 321d1dba8b)
+            wakeup.wakeForChange(); // every change of what is watched kicks the loop (QEMU 321d1dba8b)
         }
     }
 
@@ -718,7 +591,7 @@ public final class AioContext implements AutoCloseable {
     public void removeFdHandler(int fd) {
         try {
             if (table.set(fd, null, null, null, null, false)) {
-                wakeForChange();
+                wakeup.wakeForChange();
             }
         } catch (ErrnoException e) {
             callbacks.report("removal of fd " + fd, e); // unreachable in practice: removal tolerates closed fds
@@ -946,7 +819,7 @@ public final class AioContext implements AutoCloseable {
             source.closeWithContext();
         }
         table.monitor().close();
-        releaseNotifier();
+        wakeup.release();
         arena.close();
         if (CURRENT.get() == this) {
             CURRENT.remove();
@@ -954,20 +827,6 @@ public final class AioContext implements AutoCloseable {
         if (!leaks.isEmpty()) {
             throw new IllegalStateException("context '" + name + "' closed with leaks: " + String.join("; ", leaks));
         }
-    }
-
-    /** Waits out any kick() in flight, then closes the eventfd so a late kick cannot hit a reused fd. */
-    private void releaseNotifier() {
-        KICKERS.getAndAdd(this, NOTIFY_CLOSED); // from now on kick() sees a negative count and skips the write
-        int spins = 0;
-        while ((int) KICKERS.getVolatile(this) != NOTIFY_CLOSED) { // pairs with kick()'s decrement
-            if (++spins < 1000) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
-            }
-        }
-        notifier.close();
     }
 
     @Override

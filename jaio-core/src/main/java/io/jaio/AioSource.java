@@ -58,6 +58,7 @@ public final class AioSource {
     private final AioContext ctx;
     private final HandlerTable table;
     private final PollSet pollSet;
+    private final Wakeup wakeup;
     private final OuterWaitSet waitSet;
     /** Handlers found ready by prepare (final io_poll) and check, until dispatch pops them. */
     private final ReadyList ready = new ReadyList();
@@ -65,11 +66,12 @@ public final class AioSource {
     private final MemorySegment timespec;
     private final MemorySegment errno = Syscalls.newErrnoSegment();
 
-    AioSource(AioContext ctx, HandlerTable table, PollSet pollSet, int notifierFd) throws ErrnoException {
+    AioSource(AioContext ctx, HandlerTable table, PollSet pollSet, Wakeup wakeup) throws ErrnoException {
         this.ctx = ctx;
         this.table = table;
         this.pollSet = pollSet;
-        this.waitSet = new OuterWaitSet(table, notifierFd);
+        this.wakeup = wakeup;
+        this.waitSet = new OuterWaitSet(table, wakeup.fd());
         this.pollfd = table.arena().allocate(Structs.POLLFD_SIZE, 8);
         this.timespec = table.arena().allocate(Structs.TIMESPEC_SIZE, 8);
     }
@@ -96,8 +98,8 @@ public final class AioSource {
      */
     public int prepare() {
         ctx.checkOuterLoopCall("AioSource.prepare()");
-        ctx.beginOuterWait();
-        boolean notified = ctx.isNotified(); // after setting bit 0: see "Wake-ups" in the class notes
+        wakeup.beginOuterWait();
+        boolean notified = wakeup.isNotified(); // after setting bit 0: see "Wake-ups" in the class notes
         // Poll mode off; what the final io_poll finds stays on 'ready' for dispatch (not QEMU's L1).
         pollSet.setStarted(ready, false);
         boolean mustNotBlock;
@@ -121,7 +123,7 @@ public final class AioSource {
      */
     public boolean check() {
         ctx.checkOuterLoopCall("AioSource.check()");
-        ctx.endOuterWait();
+        wakeup.endOuterWait();
         try {
             table.monitor().wait(ready, 0, ctx.loopDepth() + 1);
         } catch (ErrnoException e) {
@@ -279,7 +281,7 @@ public final class AioSource {
             timer.delete();
             readyNow.delete();
             if (!ctx.isClosed()) {
-                ctx.endOuterWait(); // no outer loop waits any more: stop writing the eventfd for it
+                wakeup.endOuterWait(); // no outer loop waits any more: stop writing the eventfd for it
             }
         }
     }

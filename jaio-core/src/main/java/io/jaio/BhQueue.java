@@ -92,7 +92,7 @@ final class BhQueue {
         if ((old & BottomHalf.PENDING) == 0) {
             push(bh);
         }
-        ctx.wakeForChange();
+        ctx.wakeup.wakeForChange();
     }
 
     private void push(BottomHalf bh) {

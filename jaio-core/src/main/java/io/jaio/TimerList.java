@@ -53,7 +53,7 @@ final class TimerList {
             headNs = deadlines[0];
         }
         if (becameHead) {
-            ctx.wakeForChange(); // QEMU timerlist_notify: let a sleeping loop recompute its deadline
+            ctx.wakeup.wakeForChange(); // QEMU timerlist_notify: let a sleeping loop recompute its deadline
         }
     }
 
