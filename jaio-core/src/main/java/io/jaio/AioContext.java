@@ -2,20 +2,15 @@ package io.jaio;
 
 import java.lang.foreign.Arena;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
 import io.jaio.internal.fdmon.AioHandler;
 import io.jaio.internal.fdmon.EpollFdMonitor;
-import io.jaio.internal.fdmon.FdMonitor;
 import io.jaio.internal.fdmon.HandlerTable;
 import io.jaio.internal.fdmon.PollFdMonitor;
 import io.jaio.internal.fdmon.PollSet;
-import io.jaio.internal.fdmon.ReadyList;
-import io.jaio.internal.sys.Errno;
-import io.jaio.internal.sys.Structs;
 import io.jaio.internal.sys.Syscalls;
 import io.jaio.internal.uring.UringFdMonitor;
 
@@ -59,6 +54,7 @@ public final class AioContext implements AutoCloseable {
     final CallbackRunner callbacks;
     final TimerListGroup timers;
     final Wakeup wakeup;
+    private final PollLoop loop;
     /** The submission API, or null when this context does not run on io_uring. */
     private final UringRequests uring;
     private final IoUring ioUring;
@@ -74,11 +70,8 @@ public final class AioContext implements AutoCloseable {
     /** Coroutines scheduled into this context (QEMU scheduled_coroutines + co_schedule_bh). */
     private final CoScheduleQueue coScheduled;
 
-    // ---- home-thread state ----
-    private int depth;
-    /** Made by the first {@link #source()} call; closed with the context. */
+    /** Made by the first {@link #source()} call; closed with the context (home thread). */
     private AioSource source;
-    private ReadyList[] readyLists = new ReadyList[4];
 
     private AioContext(Builder b) throws ErrnoException {
         this.name = b.name;
@@ -93,9 +86,6 @@ public final class AioContext implements AutoCloseable {
         this.pollSet = new PollSet(table, callbacks);
         this.pollSet.setParams(b.pollMaxNs, b.pollGrow, b.pollShrink);
         this.timers = new TimerListGroup(this);
-        for (int i = 0; i < readyLists.length; i++) {
-            readyLists[i] = new ReadyList();
-        }
         UringFdMonitor um = null;
         String unavailable = null;
         try {
@@ -133,6 +123,7 @@ public final class AioContext implements AutoCloseable {
             arena.close();
             throw e;
         }
+        this.loop = new PollLoop(this, table, pollSet, bhs, timers, wakeup, callbacks);
         this.ioUringUnavailable = unavailable;
         if (um != null) {
             this.uring = new UringRequests(this, um);
@@ -265,135 +256,7 @@ public final class AioContext implements AutoCloseable {
     public boolean poll(boolean blocking) {
         checkHome("poll()");
         checkOpen();
-        int d = depth;
-        if (d == readyLists.length) {
-            readyLists = Arrays.copyOf(readyLists, d * 2);
-            for (int i = d; i < readyLists.length; i++) {
-                readyLists[i] = new ReadyList();
-            }
-        }
-        ReadyList ready = readyLists[d];
-        depth = d + 1;
-        boolean progress;
-        try {
-            progress = pollLocked(ready, blocking, d + 1);
-        } finally {
-            depth = d;
-        }
-        return progress | timers.run();
-    }
-
-    private boolean pollLocked(ReadyList ready, boolean blocking, int myDepth) {
-        long pollMaxNs = pollSet.maxNs();
-        long start = pollMaxNs != 0 ? System.nanoTime() : 0;
-        boolean outerWindow = wakeup.openWaitWindow(); // callbacks from here to the wait must wake the loop themselves
-        ready.timeoutNs = blocking ? computeTimeoutNs() : 0;
-        FdMonitor monitor = table.monitor();
-        boolean progress = pollSet.tryPollMode(ready, monitor);
-        assert !(ready.timeoutNs != 0 && progress) : "progress with a non-zero timeout";
-
-        boolean useNotifyMe = ready.timeoutNs != 0;
-        if (useNotifyMe && wakeup.announceBlocking()) { // notifyMe += 2, then read notified
-            ready.timeoutNs = 0;
-        }
-        if (ready.timeoutNs != 0 || monitor.needWait()) {
-            if (ready.timeoutNs != 0) {
-                // Leave poll mode only when about to block (QEMU 816a430c51).
-                progress |= pollSet.setStarted(ready, false);
-            }
-            try {
-                monitor.wait(ready, ready.timeoutNs, myDepth);
-            } catch (ErrnoException e) {
-                callbacks.report("fd monitor " + monitor.name(), e);
-            }
-        }
-        wakeup.closeWaitWindow(outerWindow);
-        if (useNotifyMe) {
-            wakeup.endBlocking(); // notifyMe -= 2
-        }
-        wakeup.accept(); // before the bottom-half queue's exchange below
-        long blockNs = pollMaxNs != 0 ? System.nanoTime() - start : 0;
-
-        progress |= table.monitor().dispatch();
-        progress |= bhs.poll();
-        progress |= dispatchReadyHandlers(ready, blockNs);
-        if (myDepth == 1 && table.takeDeletedPending()) {
-            pollSet.purgeDeleted(); // QEMU aio_free_deleted_handlers: only the outermost call frees
-        }
-        return progress;
-    }
-
-    /** QEMU aio_compute_timeout: 0 if work is pending, else the nearest deadline (-1 = none). */
-    long computeTimeoutNs() {
-        if (table.monitor().hasPendingDispatch()) {
-            return 0; // reaped completions wait for dispatch (QEMU would sleep on them in a nested poll)
-        }
-        long t = bhs.timeoutNs();
-        if (t == 0) {
-            return 0;
-        }
-        long deadline = timers.deadlineNs();
-        if (deadline == 0) {
-            return 0;
-        }
-        return PollSet.soonest(t, deadline);
-    }
-
-    boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
-        boolean progress = false;
-        AioHandler node;
-        while ((node = ready.pop()) != null) { // bounded: nothing adds to this list while we drain it
-            progress |= dispatchHandler(node);
-            if (pollSet.maxNs() != 0 && node.inPollSet) {
-                pollSet.adjust(node, blockNs); // after dispatch, so a handler that just joined grows at once
-            }
-        }
-        return progress;
-    }
-
-    /** QEMU aio_dispatch_handler. */
-    private boolean dispatchHandler(AioHandler node) {
-        int raw = node.revents;
-        int revents = raw & node.events;
-        node.revents = 0;
-        boolean pollReady = node.pollReady;
-        node.pollReady = false;
-
-        if ((raw & Structs.POLLNVAL) != 0) {
-            onClosedFd(node);
-            return false;
-        }
-        if (!node.isDeleted() && !node.inPollSet && node.ioPoll != null) {
-            pollSet.join(node); // handlers join userspace polling once they have been ready
-        }
-        if (!node.isDeleted() && pollReady && revents == 0 && node.ioPollReady != null) {
-            pollSet.unlink(node); // a nested poll() inside io_poll_ready must not poll it again (QEMU 6d740fb01b)
-            callbacks.run(node.ioPollReady, "io_poll_ready", node.fd);
-            if (!node.isDeleted()) {
-                pollSet.link(node);
-            }
-            return !node.contextNotifier;
-        }
-        boolean progress = false;
-        if (!node.isDeleted() && (revents & AioHandler.READ_EVENTS) != 0 && node.ioRead != null) {
-            callbacks.run(node.ioRead, "io_read", node.fd);
-            progress = !node.contextNotifier;
-        }
-        if (!node.isDeleted() && (revents & AioHandler.WRITE_EVENTS) != 0 && node.ioWrite != null) {
-            callbacks.run(node.ioWrite, "io_write", node.fd);
-            progress = true;
-        }
-        return progress;
-    }
-
-    /** poll(2) said POLLNVAL: the fd was closed while registered. Report it and drop the handler. */
-    private void onClosedFd(AioHandler node) {
-        if (node.isDeleted() || table.lookup(node.fd) != node) {
-            return;
-        }
-        callbacks.report("fd handler of fd " + node.fd, new ErrnoException("poll(fd=" + node.fd
-                + ") [the fd was closed while still registered; its handler was removed]", Errno.EBADF));
-        removeFdHandler(node.fd);
+        return loop.poll(blocking);
     }
 
     /** Runs a CQE handler for UringRequests (see CallbackRunner). Home thread. */
@@ -429,7 +292,7 @@ public final class AioContext implements AutoCloseable {
         checkHome("source()");
         checkOpen();
         if (source == null) {
-            source = new AioSource(this, table, pollSet, wakeup);
+            source = new AioSource(this, table, pollSet, loop, wakeup);
         }
         return source;
     }
@@ -438,29 +301,6 @@ public final class AioContext implements AutoCloseable {
     void checkOuterLoopCall(String what) {
         checkHome(what);
         checkOpen();
-    }
-
-    /** The nesting depth of poll() and outer-loop dispatch calls now running (0 = none). */
-    int loopDepth() {
-        return depth;
-    }
-
-    /** Enters one nesting level for an outer-loop dispatch, as poll() does; returns the previous depth. */
-    int enterDispatch() {
-        int d = depth;
-        if (d == readyLists.length) { // keep poll()'s invariant: readyLists.length >= depth
-            readyLists = Arrays.copyOf(readyLists, d * 2);
-            for (int i = d; i < readyLists.length; i++) {
-                readyLists[i] = new ReadyList();
-            }
-        }
-        depth = d + 1;
-        return d;
-    }
-
-    /** Leaves the level entered by {@link #enterDispatch()}. */
-    void exitDispatch(int previousDepth) {
-        depth = previousDepth;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -795,7 +635,7 @@ public final class AioContext implements AutoCloseable {
         if (closed) {
             return;
         }
-        if (depth > 0) {
+        if (loop.depth() > 0) {
             throw new IllegalStateException("close() of context '" + name + "' from inside its own poll() (expected outside)");
         }
         List<String> leaks = new ArrayList<>();
@@ -812,9 +652,7 @@ public final class AioContext implements AutoCloseable {
             LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "' closed with " + released + " fd handler(s) registered; released");
         }
         pollSet.clear();
-        for (ReadyList r : readyLists) {
-            r.clear();
-        }
+        loop.clear();
         if (source != null) {
             source.closeWithContext();
         }

@@ -58,6 +58,7 @@ public final class AioSource {
     private final AioContext ctx;
     private final HandlerTable table;
     private final PollSet pollSet;
+    private final PollLoop loop;
     private final Wakeup wakeup;
     private final OuterWaitSet waitSet;
     /** Handlers found ready by prepare (final io_poll) and check, until dispatch pops them. */
@@ -66,10 +67,11 @@ public final class AioSource {
     private final MemorySegment timespec;
     private final MemorySegment errno = Syscalls.newErrnoSegment();
 
-    AioSource(AioContext ctx, HandlerTable table, PollSet pollSet, Wakeup wakeup) throws ErrnoException {
+    AioSource(AioContext ctx, HandlerTable table, PollSet pollSet, PollLoop loop, Wakeup wakeup) throws ErrnoException {
         this.ctx = ctx;
         this.table = table;
         this.pollSet = pollSet;
+        this.loop = loop;
         this.wakeup = wakeup;
         this.waitSet = new OuterWaitSet(table, wakeup.fd());
         this.pollfd = table.arena().allocate(Structs.POLLFD_SIZE, 8);
@@ -113,7 +115,7 @@ public final class AioSource {
         if (notified || mustNotBlock || !ready.isEmpty()) {
             return 0;
         }
-        return timeoutNsToMs(ctx.computeTimeoutNs());
+        return timeoutNsToMs(loop.computeTimeoutNs());
     }
 
     /**
@@ -125,11 +127,11 @@ public final class AioSource {
         ctx.checkOuterLoopCall("AioSource.check()");
         wakeup.endOuterWait();
         try {
-            table.monitor().wait(ready, 0, ctx.loopDepth() + 1);
+            table.monitor().wait(ready, 0, loop.depth() + 1);
         } catch (ErrnoException e) {
             ctx.reportCallbackError("fd monitor " + table.monitor().name(), e);
         }
-        return !ready.isEmpty() || ctx.bhs.timeoutNs() >= 0 || ctx.computeTimeoutNs() == 0;
+        return !ready.isEmpty() || ctx.bhs.timeoutNs() >= 0 || loop.computeTimeoutNs() == 0;
     }
 
     /**
@@ -141,17 +143,17 @@ public final class AioSource {
      */
     public boolean dispatch() {
         ctx.checkOuterLoopCall("AioSource.dispatch()");
-        int d = ctx.enterDispatch();
+        int d = loop.enterDispatch();
         boolean progress;
         try {
             progress = ctx.bhs.poll();
             progress |= table.monitor().dispatch();
-            progress |= ctx.dispatchReadyHandlers(ready, 0);
+            progress |= loop.dispatchReadyHandlers(ready, 0);
             if (d == 0 && table.takeDeletedPending()) {
                 pollSet.purgeDeleted(); // QEMU aio_free_deleted_handlers: only the outermost level frees
             }
         } finally {
-            ctx.exitDispatch(d);
+            loop.exitDispatch(d);
         }
         return progress | ctx.timers.run();
     }
