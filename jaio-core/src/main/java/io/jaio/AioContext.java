@@ -7,12 +7,9 @@ import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
 import io.jaio.internal.fdmon.AioHandler;
-import io.jaio.internal.fdmon.EpollFdMonitor;
 import io.jaio.internal.fdmon.HandlerTable;
-import io.jaio.internal.fdmon.PollFdMonitor;
 import io.jaio.internal.fdmon.PollSet;
 import io.jaio.internal.sys.Syscalls;
-import io.jaio.internal.uring.UringFdMonitor;
 
 /**
  * An event loop after QEMU's {@code AioContext}: bottom halves, fd handlers, event notifiers and
@@ -86,35 +83,9 @@ public final class AioContext implements AutoCloseable {
         this.pollSet = new PollSet(table, callbacks);
         this.pollSet.setParams(b.pollMaxNs, b.pollGrow, b.pollShrink);
         this.timers = new TimerListGroup(this);
-        UringFdMonitor um = null;
-        String unavailable = null;
+        FdMonitorChoice monitor;
         try {
-            if (b.kind == FdMonitorKind.IO_URING) {
-                if (!b.allowIoUring) {
-                    unavailable = "io_uring disabled for this context (Builder.allowIoUring(false))";
-                } else {
-                    try {
-                        um = new UringFdMonitor(table, arena, b.ioUringEntries);
-                    } catch (ErrnoException e) {
-                        unavailable = e.getMessage();
-                    }
-                }
-                if (um == null) {
-                    String why = unavailable;
-                    LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "': io_uring unavailable (" + why
-                            + "); falling back to poll/epoll");
-                }
-            } else {
-                unavailable = "the context was built with fdMonitor(" + b.kind + ")";
-            }
-            if (um != null) {
-                table.setEpollUpgradeAllowed(false);
-                table.setMonitor(um);
-            } else if (b.kind == FdMonitorKind.EPOLL) {
-                table.setMonitor(new EpollFdMonitor(table, arena));
-            } else {
-                table.setMonitor(new PollFdMonitor(table, arena));
-            }
+            monitor = FdMonitorChoice.install(table, arena, name, b.kind, b.allowIoUring, b.ioUringEntries);
             this.wakeup = Wakeup.open(this, table, arena);
         } catch (ErrnoException | RuntimeException e) {
             if (table.monitor() != null) {
@@ -124,10 +95,10 @@ public final class AioContext implements AutoCloseable {
             throw e;
         }
         this.loop = new PollLoop(this, table, pollSet, bhs, timers, wakeup, callbacks);
-        this.ioUringUnavailable = unavailable;
-        if (um != null) {
-            this.uring = new UringRequests(this, um);
-            um.setSink(uring);
+        this.ioUringUnavailable = monitor.ioUringUnavailable();
+        if (monitor.uring() != null) {
+            this.uring = new UringRequests(this, monitor.uring());
+            monitor.uring().setSink(uring);
             this.ioUring = new IoUring(this, uring);
         } else {
             this.uring = null;
