@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
-import io.jaio.internal.fdmon.AioHandler;
 import io.jaio.internal.fdmon.HandlerTable;
 import io.jaio.internal.fdmon.PollSet;
 import io.jaio.internal.sys.Syscalls;
@@ -40,7 +39,6 @@ import io.jaio.internal.sys.Syscalls;
  * counts the ones made.
  */
 public final class AioContext implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger("io.jaio");
     private static final ThreadLocal<AioContext> CURRENT = new ThreadLocal<>();
     private final String name;
     private final Thread homeThread;
@@ -52,6 +50,7 @@ public final class AioContext implements AutoCloseable {
     final TimerListGroup timers;
     final Wakeup wakeup;
     private final PollLoop loop;
+    private final FdHandlers fds;
     /** The submission API, or null when this context does not run on io_uring. */
     private final UringRequests uring;
     private final IoUring ioUring;
@@ -95,6 +94,7 @@ public final class AioContext implements AutoCloseable {
             throw e;
         }
         this.loop = new PollLoop(this, table, pollSet, bhs, timers, wakeup, callbacks);
+        this.fds = new FdHandlers(this, table, pollSet, wakeup, callbacks);
         this.ioUringUnavailable = monitor.ioUringUnavailable();
         if (monitor.uring() != null) {
             this.uring = new UringRequests(this, monitor.uring());
@@ -386,32 +386,17 @@ public final class AioContext implements AutoCloseable {
      */
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll, Runnable ioPollReady)
             throws ErrnoException {
-        if (fd < 0) {
-            throw new IllegalArgumentException("fd=" + fd + " (expected a file descriptor >= 0)");
-        }
-        checkOpen();
-        if (fd == wakeup.fd()) {
-            throw new IllegalArgumentException("fd=" + fd + " is the context's own notifier (expected a user fd)");
-        }
-        if (table.set(fd, ioRead, ioWrite, ioPoll, ioPollReady, false)) {
-            wakeup.wakeForChange(); // every change of what is watched kicks the loop (QEMU 321d1dba8b)
-        }
+        fds.set(fd, ioRead, ioWrite, ioPoll, ioPollReady);
     }
 
     /** Removes the registration of {@code fd}, if any. Any thread. */
     public void removeFdHandler(int fd) {
-        try {
-            if (table.set(fd, null, null, null, null, false)) {
-                wakeup.wakeForChange();
-            }
-        } catch (ErrnoException e) {
-            callbacks.report("removal of fd " + fd, e); // unreachable in practice: removal tolerates closed fds
-        }
+        fds.remove(fd);
     }
 
     /** Sets the poll-mode begin/end callbacks of a registered fd (QEMU aio_set_event_notifier_poll). Any thread. */
     public void setFdPollBeginEnd(int fd, Runnable ioPollBegin, Runnable ioPollEnd) {
-        table.setPollBeginEnd(fd, ioPollBegin, ioPollEnd);
+        fds.setPollBeginEnd(fd, ioPollBegin, ioPollEnd);
     }
 
     /** Registers an event notifier: {@code setFdHandler(n.fd(), ioRead, null, ioPoll, ioPollReady)}. Any thread. */
@@ -428,14 +413,13 @@ public final class AioContext implements AutoCloseable {
     /** Moves the clock of userspace polling (idle removal) forward by {@code deltaNs}: a test seam. Home thread. */
     void advancePollClockForTest(long deltaNs) {
         checkHome("advancePollClockForTest()");
-        pollSet.advanceClockForTest(deltaNs);
+        fds.advancePollClockForTest(deltaNs);
     }
 
     /** The adaptive poll time of the handler of {@code fd}, or -1 if none (a diagnostic). Home thread. */
     public long fdHandlerPollNs(int fd) {
         checkHome("fdHandlerPollNs()");
-        AioHandler n = table.lookup(fd);
-        return n == null ? -1 : n.pollNs;
+        return fds.pollNs(fd);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -618,11 +602,7 @@ public final class AioContext implements AutoCloseable {
         closed = true;
         bhs.collectLeaks(leaks);
         timers.collectLeaks(leaks);
-        int released = table.clear() - 1;
-        if (released > 0) {
-            LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "' closed with " + released + " fd handler(s) registered; released");
-        }
-        pollSet.clear();
+        fds.releaseAll();
         loop.clear();
         if (source != null) {
             source.closeWithContext();
