@@ -51,6 +51,7 @@ public final class AioContext implements AutoCloseable {
     final Wakeup wakeup;
     private final PollLoop loop;
     private final FdHandlers fds;
+    private final ContextParams params;
     /** The submission API, or null when this context does not run on io_uring. */
     private final UringRequests uring;
     private final IoUring ioUring;
@@ -58,11 +59,6 @@ public final class AioContext implements AutoCloseable {
     private final String ioUringUnavailable;
 
     private volatile boolean closed;
-    private volatile long aioMaxBatch;
-    private volatile int threadPoolMin;
-    private volatile int threadPoolMax = 64;
-    /** Made on first use by the home thread; read by setThreadPoolParams from any thread. */
-    private volatile ThreadPool threadPool;
     /** Coroutines scheduled into this context (QEMU scheduled_coroutines + co_schedule_bh). */
     private final CoScheduleQueue coScheduled;
 
@@ -95,6 +91,7 @@ public final class AioContext implements AutoCloseable {
         }
         this.loop = new PollLoop(this, table, pollSet, bhs, timers, wakeup, callbacks);
         this.fds = new FdHandlers(this, table, pollSet, wakeup, callbacks);
+        this.params = new ContextParams(this, pollSet);
         this.ioUringUnavailable = monitor.ioUringUnavailable();
         if (monitor.uring() != null) {
             this.uring = new UringRequests(this, monitor.uring());
@@ -487,16 +484,7 @@ public final class AioContext implements AutoCloseable {
      * shrinking by {@code pollShrink} (0 = reset). Resets every handler's poll time. Any thread.
      */
     public void setPollParams(long pollMaxNs, long pollGrow, long pollShrink) {
-        requireNonNegative("pollMaxNs", pollMaxNs);
-        requireNonNegative("pollGrow", pollGrow);
-        requireNonNegative("pollShrink", pollShrink);
-        pollSet.setParams(pollMaxNs, pollGrow, pollShrink);
-        if (inHomeThread()) {
-            pollSet.resetPollTimes();
-        } else if (!closed) {
-            scheduleOneShot("reset-poll-times", pollSet::resetPollTimes);
-        }
-        aioNotify();
+        params.setPollParams(pollMaxNs, pollGrow, pollShrink);
     }
 
     public long pollMaxNs() {
@@ -513,13 +501,11 @@ public final class AioContext implements AutoCloseable {
 
     /** Maximum requests an I/O engine batches per submission (0 = the engine's default). Any thread. */
     public void setAioMaxBatch(long aioMaxBatch) {
-        requireNonNegative("aioMaxBatch", aioMaxBatch);
-        this.aioMaxBatch = aioMaxBatch;
-        aioNotify();
+        params.setAioMaxBatch(aioMaxBatch);
     }
 
     public long aioMaxBatch() {
-        return aioMaxBatch;
+        return params.aioMaxBatch();
     }
 
     /**
@@ -529,18 +515,7 @@ public final class AioContext implements AutoCloseable {
      * @throws IllegalArgumentException unless {@code 0 <= min <= max} and {@code max >= 1}
      */
     public void setThreadPoolParams(int min, int max) {
-        if (min < 0 || max <= 0 || min > max) {
-            throw new IllegalArgumentException("threadPoolMin=" + min + ", threadPoolMax=" + max
-                    + " (expected 0 <= threadPoolMin <= threadPoolMax and threadPoolMax >= 1)");
-        }
-        synchronized (this) {
-            threadPoolMin = min;
-            threadPoolMax = max;
-            ThreadPool p = threadPool;
-            if (p != null) {
-                p.updateParams(min, max);
-            }
-        }
+        params.setThreadPoolParams(min, max);
     }
 
     /**
@@ -549,28 +524,15 @@ public final class AioContext implements AutoCloseable {
     public ThreadPool threadPool() {
         checkHome("threadPool()");
         checkOpen();
-        ThreadPool p = threadPool;
-        if (p == null) {
-            synchronized (this) { // orders creation against setThreadPoolParams
-                p = new ThreadPool(this);
-                threadPool = p;
-            }
-        }
-        return p;
+        return params.threadPool();
     }
 
     public int threadPoolMin() {
-        return threadPoolMin;
+        return params.threadPoolMin();
     }
 
     public int threadPoolMax() {
-        return threadPoolMax;
-    }
-
-    static void requireNonNegative(String param, long value) {
-        if (value < 0) {
-            throw new IllegalArgumentException(param + "=" + value + " (expected 0.." + Long.MAX_VALUE + ")");
-        }
+        return params.threadPoolMax();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -594,10 +556,7 @@ public final class AioContext implements AutoCloseable {
             throw new IllegalStateException("close() of context '" + name + "' from inside its own poll() (expected outside)");
         }
         List<String> leaks = new ArrayList<>();
-        ThreadPool p = threadPool;
-        if (p != null) {
-            p.close(leaks); // before 'closed': finishing workers still schedule the completion BH
-        }
+        params.closeThreadPool(leaks); // before 'closed': finishing workers still schedule the completion BH
         coScheduled.close(leaks);
         closed = true;
         bhs.collectLeaks(leaks);
@@ -664,9 +623,7 @@ public final class AioContext implements AutoCloseable {
 
         /** Initial adaptive-polling parameters; see {@link AioContext#setPollParams}. Default 0 (off). */
         public Builder pollParams(long pollMaxNs, long pollGrow, long pollShrink) {
-            requireNonNegative("pollMaxNs", pollMaxNs);
-            requireNonNegative("pollGrow", pollGrow);
-            requireNonNegative("pollShrink", pollShrink);
+            ContextParams.requirePollParams(pollMaxNs, pollGrow, pollShrink);
             this.pollMaxNs = pollMaxNs;
             this.pollGrow = pollGrow;
             this.pollShrink = pollShrink;
@@ -688,7 +645,7 @@ public final class AioContext implements AutoCloseable {
          * defaults to 50 us). It is a property of the thread, kept after the context closes.
          */
         public Builder timerSlackNs(long ns) {
-            requireNonNegative("timerSlackNs", ns);
+            ContextParams.requireNonNegative("timerSlackNs", ns);
             this.timerSlackNs = ns;
             return this;
         }
