@@ -39,29 +39,36 @@ import io.jaio.internal.sys.Syscalls;
  * counts the ones made.
  */
 public final class AioContext implements AutoCloseable {
+    // Implementation notes. This class is the public face of a context and owns its parts; the
+    // machinery lives in package-private classes: PollLoop (one iteration of poll(), phase by phase
+    // as docs/poll-loop.md describes it), Wakeup (the wake-up protocol and the eventfd), BhQueue
+    // (bottom halves), TimerListGroup (clocks and timers), CallbackRunner (user callbacks and the
+    // error handler), FdHandlers (the fd-handler methods over io.jaio.internal.fdmon's HandlerTable
+    // and PollSet), FdMonitorChoice (which fd monitor a new context gets) and ContextParams (the
+    // run-time parameters and the thread pool).
+
     private static final ThreadLocal<AioContext> CURRENT = new ThreadLocal<>();
+
     private final String name;
     private final Thread homeThread;
     private final Arena arena = Arena.ofShared();
     private final HandlerTable table;
     private final PollSet pollSet;
     final BhQueue bhs;
-    final CallbackRunner callbacks;
     final TimerListGroup timers;
+    final CallbackRunner callbacks;
     final Wakeup wakeup;
     private final PollLoop loop;
     private final FdHandlers fds;
     private final ContextParams params;
+    /** Coroutines scheduled into this context (QEMU scheduled_coroutines + co_schedule_bh). */
+    private final CoScheduleQueue coScheduled;
     /** The submission API, or null when this context does not run on io_uring. */
     private final UringRequests uring;
     private final IoUring ioUring;
     /** Why io_uring is not used (null when it is). */
     private final String ioUringUnavailable;
-
     private volatile boolean closed;
-    /** Coroutines scheduled into this context (QEMU scheduled_coroutines + co_schedule_bh). */
-    private final CoScheduleQueue coScheduled;
-
     /** Made by the first {@link #source()} call; closed with the context (home thread). */
     private AioSource source;
 
@@ -208,7 +215,7 @@ public final class AioContext implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
-    // The loop
+    // The loop (the phases are PollLoop's)
 
     /**
      * Runs one iteration of the loop (QEMU aio_poll): userspace polling if enabled, then, when
