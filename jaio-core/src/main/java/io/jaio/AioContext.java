@@ -80,11 +80,9 @@ public final class AioContext implements AutoCloseable {
             Syscalls.setTimerSlackNs(b.timerSlackNs);
         }
         this.callbacks = new CallbackRunner(this, b.errorHandler);
-        this.bhs = new BhQueue(this);
         this.table = new HandlerTable(arena, name, b.epollUpgrade);
         this.pollSet = new PollSet(table, callbacks);
         this.pollSet.setParams(b.pollMaxNs, b.pollGrow, b.pollShrink);
-        this.timers = new TimerListGroup(this);
         FdMonitorChoice monitor;
         try {
             monitor = FdMonitorChoice.install(table, arena, name, b.kind, b.allowIoUring, b.ioUringEntries);
@@ -96,6 +94,8 @@ public final class AioContext implements AutoCloseable {
             arena.close();
             throw e;
         }
+        this.bhs = new BhQueue(this); // BhQueue and TimerList copy wakeup and callbacks
+        this.timers = new TimerListGroup(this);
         this.loop = new PollLoop(this, table, pollSet, bhs, timers, wakeup, callbacks);
         this.fds = new FdHandlers(this, table, pollSet, wakeup, callbacks);
         this.params = new ContextParams(this, pollSet);
