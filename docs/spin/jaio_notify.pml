@@ -1,5 +1,5 @@
 /*
- * jaio's wake-up protocol (AioContext.aioNotify, wakeForChange, pollLocked), after QEMU's
+ * jaio's wake-up protocol (Wakeup.aioNotify, wakeForChange, PollLoop.pollLocked), after QEMU's
  * docs/spin/aio_notify.promela and aio_notify_accept.promela. Promela interleaves statements
  * sequentially consistently: this model checks the protocol's logic (which side re-checks what,
  * in which order); the memory-ordering half (volatile accesses as the store->load fence) is
@@ -22,17 +22,17 @@
  */
 
 bool req;        /* a bottom half is queued and not yet taken by BhQueue.poll()'s exchange */
-bool notified;   /* AioContext.notified */
-byte notify_me;  /* AioContext.notifyMe (steps of 2) */
+bool notified;   /* Wakeup.notified */
+byte notify_me;  /* Wakeup.notifyMe (steps of 2) */
 bool event;      /* the eventfd is readable (level-triggered) */
-bool window;     /* AioContext.waitWindow: between computeTimeoutNs() and the end of the wait */
+bool window;     /* Wakeup.waitWindow: between computeTimeoutNs() and the end of the wait */
 byte home_schedules; /* bounds the home thread's own schedules */
 
 #define NOTIFIERS 2
 #define PER_NOTIFIER 2
 #define HOME_SCHEDULES 2
 
-/* AioContext.aioNotify(): skip when already notified; set notified; read notifyMe; kick. */
+/* Wakeup.aioNotify(): skip when already notified; set notified; read notifyMe; kick. */
 inline aio_notify() {
     if
     :: notified -> skip
@@ -84,7 +84,7 @@ inline home_schedule() {
     fi
 }
 
-/* The home thread: pollLocked() iterations forever. */
+/* The home thread: PollLoop.pollLocked() iterations forever. */
 active proctype home() {
     bool timeout_zero;
     bool ready;

@@ -1,27 +1,14 @@
 package io.jaio;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 
-import io.jaio.internal.fdmon.AioHandler;
-import io.jaio.internal.fdmon.CallbackGuard;
-import io.jaio.internal.fdmon.EpollFdMonitor;
-import io.jaio.internal.fdmon.FdMonitor;
 import io.jaio.internal.fdmon.HandlerTable;
-import io.jaio.internal.fdmon.PollFdMonitor;
 import io.jaio.internal.fdmon.PollSet;
-import io.jaio.internal.fdmon.ReadyList;
-import io.jaio.internal.sys.Errno;
-import io.jaio.internal.sys.Structs;
 import io.jaio.internal.sys.Syscalls;
-import io.jaio.internal.uring.UringFdMonitor;
 
 /**
  * An event loop after QEMU's {@code AioContext}: bottom halves, fd handlers, event notifiers and
@@ -52,27 +39,15 @@ import io.jaio.internal.uring.UringFdMonitor;
  * counts the ones made.
  */
 public final class AioContext implements AutoCloseable {
-    private static final System.Logger LOG = System.getLogger("io.jaio");
+    // Implementation notes. This class is the public face of a context and owns its parts; the
+    // machinery lives in package-private classes: PollLoop (one iteration of poll(), phase by phase
+    // as docs/poll-loop.md describes it), Wakeup (the wake-up protocol and the eventfd), BhQueue
+    // (bottom halves), TimerListGroup (clocks and timers), CallbackRunner (user callbacks and the
+    // error handler), FdHandlers (the fd-handler methods over io.jaio.internal.fdmon's HandlerTable
+    // and PollSet), FdMonitorChoice (which fd monitor a new context gets) and ContextParams (the
+    // run-time parameters and the thread pool).
+
     private static final ThreadLocal<AioContext> CURRENT = new ThreadLocal<>();
-    /** The notifier-users word when the context is closed (see kick()). */
-    private static final int NOTIFY_CLOSED = Integer.MIN_VALUE;
-
-    private static final VarHandle NOTIFY_ME;
-    private static final VarHandle NOTIFIED;
-    private static final VarHandle KICKERS;
-    private static final VarHandle WRITES;
-
-    static {
-        try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            NOTIFY_ME = l.findVarHandle(AioContext.class, "notifyMe", int.class);
-            NOTIFIED = l.findVarHandle(AioContext.class, "notified", boolean.class);
-            KICKERS = l.findVarHandle(AioContext.class, "kickers", int.class);
-            WRITES = l.findVarHandle(AioContext.class, "notifierWrites", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
 
     private final String name;
     private final Thread homeThread;
@@ -80,55 +55,22 @@ public final class AioContext implements AutoCloseable {
     private final HandlerTable table;
     private final PollSet pollSet;
     final BhQueue bhs;
-    private final TimerList[] timers = new TimerList[ClockType.values().length];
-    /** Bit (1 << clock.ordinal()) set while that clock runs its timers; RMW under {@code timers}. */
-    private volatile int enabledClocks;
-    private final EventNotifier notifier;
-    private final MemorySegment notifierBuf;
-    private final MemorySegment homeErrno = Syscalls.newErrnoSegment();
+    final TimerListGroup timers;
+    final CallbackRunner callbacks;
+    final Wakeup wakeup;
+    private final PollLoop loop;
+    private final FdHandlers fds;
+    private final ContextParams params;
+    /** Coroutines scheduled into this context (QEMU scheduled_coroutines + co_schedule_bh). */
+    private final CoScheduleQueue coScheduled;
     /** The submission API, or null when this context does not run on io_uring. */
     private final UringRequests uring;
     private final IoUring ioUring;
     /** Why io_uring is not used (null when it is). */
     private final String ioUringUnavailable;
-
-    /**
-     * Who needs an eventfd write to wake up (QEMU notify_me), home thread writes, any thread
-     * reads. Bit 0: an outer loop is between {@link AioSource#prepare()} and
-     * {@link AioSource#check()} and may be blocked on the source's fd (a bit, not a count,
-     * because a prepare need not be followed by a check). Bits 1..31: 2 x the home thread's
-     * poll() calls in their blocking phase. Zero means the home thread re-examines everything
-     * before it next blocks, so {@link #aioNotify()} may skip the eventfd write.
-     */
-    @SuppressWarnings("unused")
-    private int notifyMe;
-    /** Set by aioNotify() from any thread, cleared by the home thread after each wait. */
-    @SuppressWarnings("unused")
-    private boolean notified;
-    /** Threads inside kick(), or NOTIFY_CLOSED once close() has claimed the eventfd. */
-    @SuppressWarnings("unused")
-    private int kickers;
-    @SuppressWarnings("unused")
-    private long notifierWrites;
-    private volatile long virtualClockNs;
     private volatile boolean closed;
-    private volatile CallbackErrorHandler errorHandler;
-    private volatile long aioMaxBatch;
-    private volatile int threadPoolMin;
-    private volatile int threadPoolMax = 64;
-    /** Made on first use by the home thread; read by setThreadPoolParams from any thread. */
-    private volatile ThreadPool threadPool;
-    /** Coroutines scheduled into this context (QEMU scheduled_coroutines + co_schedule_bh). */
-    private final CoScheduleQueue coScheduled;
-
-    // ---- home-thread state ----
-    /** poll() is between computing its timeout and returning from its wait (home thread only). */
-    private boolean waitWindow;
-    private int depth;
-    /** Made by the first {@link #source()} call; closed with the context. */
+    /** Made by the first {@link #source()} call; closed with the context (home thread). */
     private AioSource source;
-    private ReadyList[] readyLists = new ReadyList[4];
-    private final CallbackGuard guard = new Guard();
 
     private AioContext(Builder b) throws ErrnoException {
         this.name = b.name;
@@ -137,70 +79,30 @@ public final class AioContext implements AutoCloseable {
             // QEMU sets 1 ns: a timed wait of this thread may otherwise end up to 50 us late.
             Syscalls.setTimerSlackNs(b.timerSlackNs);
         }
-        this.errorHandler = b.errorHandler;
-        this.bhs = new BhQueue(this);
+        this.callbacks = new CallbackRunner(this, b.errorHandler);
         this.table = new HandlerTable(arena, name, b.epollUpgrade);
-        this.pollSet = new PollSet(table, guard);
+        this.pollSet = new PollSet(table, callbacks);
         this.pollSet.setParams(b.pollMaxNs, b.pollGrow, b.pollShrink);
-        int enabled = 0;
-        for (ClockType c : ClockType.values()) {
-            timers[c.ordinal()] = new TimerList(this, c);
-            if (c != ClockType.VIRTUAL) { // QEMU qemu_clock_init: VIRTUAL starts disabled
-                enabled |= 1 << c.ordinal();
-            }
-        }
-        this.enabledClocks = enabled;
-        for (int i = 0; i < readyLists.length; i++) {
-            readyLists[i] = new ReadyList();
-        }
-        this.notifierBuf = arena.allocate(8, 8);
-        EventNotifier n = null;
-        UringFdMonitor um = null;
-        String unavailable = null;
+        FdMonitorChoice monitor;
         try {
-            if (b.kind == FdMonitorKind.IO_URING) {
-                if (!b.allowIoUring) {
-                    unavailable = "io_uring disabled for this context (Builder.allowIoUring(false))";
-                } else {
-                    try {
-                        um = new UringFdMonitor(table, arena, b.ioUringEntries);
-                    } catch (ErrnoException e) {
-                        unavailable = e.getMessage();
-                    }
-                }
-                if (um == null) {
-                    String why = unavailable;
-                    LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "': io_uring unavailable (" + why
-                            + "); falling back to poll/epoll");
-                }
-            } else {
-                unavailable = "the context was built with fdMonitor(" + b.kind + ")";
-            }
-            if (um != null) {
-                table.setEpollUpgradeAllowed(false);
-                table.setMonitor(um);
-            } else if (b.kind == FdMonitorKind.EPOLL) {
-                table.setMonitor(new EpollFdMonitor(table, arena));
-            } else {
-                table.setMonitor(new PollFdMonitor(table, arena));
-            }
-            n = EventNotifier.create(false);
-            table.set(n.fd(), this::onNotifierRead, null, this::isNotified, AioContext::noop, true);
+            monitor = FdMonitorChoice.install(table, arena, name, b.kind, b.allowIoUring, b.ioUringEntries);
+            this.wakeup = Wakeup.open(this, table, arena);
         } catch (ErrnoException | RuntimeException e) {
-            if (n != null) {
-                n.close();
-            }
             if (table.monitor() != null) {
                 table.monitor().close();
             }
             arena.close();
             throw e;
         }
-        this.notifier = n;
-        this.ioUringUnavailable = unavailable;
-        if (um != null) {
-            this.uring = new UringRequests(this, um);
-            um.setSink(uring);
+        this.bhs = new BhQueue(this); // BhQueue and TimerList copy wakeup and callbacks
+        this.timers = new TimerListGroup(this);
+        this.loop = new PollLoop(this, table, pollSet, bhs, timers, wakeup, callbacks);
+        this.fds = new FdHandlers(this, table, pollSet, wakeup, callbacks);
+        this.params = new ContextParams(this, pollSet);
+        this.ioUringUnavailable = monitor.ioUringUnavailable();
+        if (monitor.uring() != null) {
+            this.uring = new UringRequests(this, monitor.uring());
+            monitor.uring().setSink(uring);
             this.ioUring = new IoUring(this, uring);
         } else {
             this.uring = null;
@@ -297,72 +199,23 @@ public final class AioContext implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
-    // Notification
+    // Notification (the protocol is Wakeup's)
 
     /**
      * Wakes the home thread if it is blocked in {@link #poll}, or makes its next blocking poll
      * return at once (QEMU aio_notify). Any thread; no system call unless the loop is blocked.
      */
     public void aioNotify() {
-        // Already notified and not yet accepted: whoever set the flag has woken the loop, or the
-        // loop will see the flag before it blocks. The loop clears the flag (a volatile store,
-        // after this read in the total order) before its next exchange of the bottom-half queue
-        // and its next read of the timer heads, so it sees what the caller queued before calling.
-        // A burst from a producer thus costs one fence and at most one eventfd write per loop
-        // iteration, not per call.
-        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the clear in pollLocked()
-            return;
-        }
-        NOTIFIED.setVolatile(this, true); // store→load with the read below; pairs with poll()'s notifyMe/notified
-        if ((int) NOTIFY_ME.getVolatile(this) != 0) {
-            kick();
-        }
-    }
-
-    /**
-     * The wake-up that scheduling a bottom half, arming a timer or changing an fd registration
-     * makes. From the home thread nothing is needed: it is not blocked, and before it next
-     * blocks it recomputes its timeout from the bottom-half queue, the timer heads and the
-     * registrations, so it cannot miss what it just did itself, unless an outer loop already
-     * prepared (bit 0 of notifyMe). Other threads go through {@link #aioNotify()}.
-     */
-    void wakeForChange() {
-        // Between prepare and check an outer loop waits on a timeout computed before this
-        // change, so the home thread notifies too (as QEMU always does); plain read: it writes notifyMe.
-        // Likewise inside poll() between computing the timeout and waiting: io_poll, io_poll_begin
-        // and io_poll_end callbacks run there, after the timeout was computed.
-        if (!inHomeThread() || waitWindow || ((int) NOTIFY_ME.get(this) & 1) != 0) {
-            aioNotify();
-        }
-    }
-
-    /** Writes the eventfd, unless close() has claimed it (the counter keeps the fd from being closed under us). */
-    private void kick() {
-        if ((int) KICKERS.getAndAdd(this, 1) >= 0) { // pairs with the getAndAdd in releaseNotifier()
-            Syscalls.writeNoErrno(notifier.fd(), Syscalls.EVENTFD_ONE, 8); // EAGAIN means "already set": fine
-            WRITES.getAndAdd(this, 1L);
-        }
-        KICKERS.getAndAdd(this, -1);
+        wakeup.aioNotify();
     }
 
     /** How many times the context's eventfd was written to wake the loop (a test probe). */
     public long notifierWriteCount() {
-        return (long) WRITES.getVolatile(this);
-    }
-
-    boolean isNotified() {
-        return (boolean) NOTIFIED.getVolatile(this); // pairs with the store in aioNotify()
-    }
-
-    private void onNotifierRead() {
-        Syscalls.read(homeErrno, notifier.fd(), notifierBuf, 8); // drains; EAGAIN when already drained
-    }
-
-    private static void noop() {
+        return wakeup.writeCount();
     }
 
     // ------------------------------------------------------------------------------------------
-    // The loop
+    // The loop (the phases are PollLoop's)
 
     /**
      * Runs one iteration of the loop (QEMU aio_poll): userspace polling if enabled, then, when
@@ -378,222 +231,27 @@ public final class AioContext implements AutoCloseable {
     public boolean poll(boolean blocking) {
         checkHome("poll()");
         checkOpen();
-        int d = depth;
-        if (d == readyLists.length) {
-            readyLists = Arrays.copyOf(readyLists, d * 2);
-            for (int i = d; i < readyLists.length; i++) {
-                readyLists[i] = new ReadyList();
-            }
-        }
-        ReadyList ready = readyLists[d];
-        depth = d + 1;
-        boolean progress;
-        try {
-            progress = pollLocked(ready, blocking, d + 1);
-        } finally {
-            depth = d;
-        }
-        return progress | runTimers();
+        return loop.poll(blocking);
     }
 
-    private boolean pollLocked(ReadyList ready, boolean blocking, int myDepth) {
-        long pollMaxNs = pollSet.maxNs();
-        long start = pollMaxNs != 0 ? System.nanoTime() : 0;
-        boolean outerWindow = waitWindow;
-        waitWindow = true; // callbacks from here to the wait must wake the loop themselves
-        ready.timeoutNs = blocking ? computeTimeoutNs() : 0;
-        FdMonitor monitor = table.monitor();
-        boolean progress = pollSet.tryPollMode(ready, monitor);
-        assert !(ready.timeoutNs != 0 && progress) : "progress with a non-zero timeout";
-
-        boolean useNotifyMe = ready.timeoutNs != 0;
-        if (useNotifyMe) {
-            int nm = (int) NOTIFY_ME.get(this); // only the home thread writes it
-            NOTIFY_ME.setVolatile(this, nm + 2); // store→load with the read below; pairs with aioNotify()
-            if ((boolean) NOTIFIED.getVolatile(this)) {
-                ready.timeoutNs = 0;
-            }
-        }
-        if (ready.timeoutNs != 0 || monitor.needWait()) {
-            if (ready.timeoutNs != 0) {
-                // Leave poll mode only when about to block (QEMU 816a430c51).
-                progress |= pollSet.setStarted(ready, false);
-            }
-            try {
-                monitor.wait(ready, ready.timeoutNs, myDepth);
-            } catch (ErrnoException e) {
-                reportError("fd monitor " + monitor.name(), e);
-            }
-        }
-        waitWindow = outerWindow;
-        if (useNotifyMe) {
-            int nm = (int) NOTIFY_ME.get(this);
-            NOTIFY_ME.setRelease(this, nm - 2); // finish the wait before clearing; read by aioNotify()
-        }
-        // aio_notify_accept. The volatile store is ordered before the bottom-half queue's exchange
-        // below (QEMU's smp_mb). When the flag is already clear there is nothing to order; a notify
-        // racing with this read leaves it set, which only costs one non-blocking iteration later.
-        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the store in aioNotify()
-            NOTIFIED.setVolatile(this, false);
-        }
-        long blockNs = pollMaxNs != 0 ? System.nanoTime() - start : 0;
-
-        progress |= table.monitor().dispatch();
-        progress |= bhs.poll();
-        progress |= dispatchReadyHandlers(ready, blockNs);
-        if (myDepth == 1 && table.takeDeletedPending()) {
-            pollSet.purgeDeleted(); // QEMU aio_free_deleted_handlers: only the outermost call frees
-        }
-        return progress;
-    }
-
-    /** QEMU aio_compute_timeout: 0 if work is pending, else the nearest deadline (-1 = none). */
-    long computeTimeoutNs() {
-        if (table.monitor().hasPendingDispatch()) {
-            return 0; // reaped completions wait for dispatch (QEMU would sleep on them in a nested poll)
-        }
-        long t = bhs.timeoutNs();
-        if (t == 0) {
-            return 0;
-        }
-        long deadline = timersDeadlineNs();
-        if (deadline == 0) {
-            return 0;
-        }
-        return PollSet.soonest(t, deadline);
-    }
-
-    boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
-        boolean progress = false;
-        AioHandler node;
-        while ((node = ready.pop()) != null) { // bounded: nothing adds to this list while we drain it
-            progress |= dispatchHandler(node);
-            if (pollSet.maxNs() != 0 && node.inPollSet) {
-                pollSet.adjust(node, blockNs); // after dispatch, so a handler that just joined grows at once
-            }
-        }
-        return progress;
-    }
-
-    /** QEMU aio_dispatch_handler. */
-    private boolean dispatchHandler(AioHandler node) {
-        int raw = node.revents;
-        int revents = raw & node.events;
-        node.revents = 0;
-        boolean pollReady = node.pollReady;
-        node.pollReady = false;
-
-        if ((raw & Structs.POLLNVAL) != 0) {
-            onClosedFd(node);
-            return false;
-        }
-        if (!node.isDeleted() && !node.inPollSet && node.ioPoll != null) {
-            pollSet.join(node); // handlers join userspace polling once they have been ready
-        }
-        if (!node.isDeleted() && pollReady && revents == 0 && node.ioPollReady != null) {
-            pollSet.unlink(node); // a nested poll() inside io_poll_ready must not poll it again (QEMU 6d740fb01b)
-            guard.run(node.ioPollReady, "io_poll_ready", node.fd);
-            if (!node.isDeleted()) {
-                pollSet.link(node);
-            }
-            return !node.contextNotifier;
-        }
-        boolean progress = false;
-        if (!node.isDeleted() && (revents & AioHandler.READ_EVENTS) != 0 && node.ioRead != null) {
-            guard.run(node.ioRead, "io_read", node.fd);
-            progress = !node.contextNotifier;
-        }
-        if (!node.isDeleted() && (revents & AioHandler.WRITE_EVENTS) != 0 && node.ioWrite != null) {
-            guard.run(node.ioWrite, "io_write", node.fd);
-            progress = true;
-        }
-        return progress;
-    }
-
-    /** poll(2) said POLLNVAL: the fd was closed while registered. Report it and drop the handler. */
-    private void onClosedFd(AioHandler node) {
-        if (node.isDeleted() || table.lookup(node.fd) != node) {
-            return;
-        }
-        reportError("fd handler of fd " + node.fd, new ErrnoException("poll(fd=" + node.fd
-                + ") [the fd was closed while still registered; its handler was removed]", Errno.EBADF));
-        removeFdHandler(node.fd);
-    }
-
-    void runBottomHalf(BottomHalf bh) {
-        ReentrancyGuard g = bh.guard; // copy first: the callback may delete the bottom half (QEMU 7915bd06f2)
-        boolean old = g != null && g.engage();
-        try {
-            bh.callback.run();
-        } catch (RuntimeException e) {
-            reportError("bottom half '" + bh.name + "'", e);
-        } finally {
-            if (g != null) {
-                g.restore(old);
-            }
-        }
-    }
-
+    /** Runs a CQE handler for UringRequests (see CallbackRunner). Home thread. */
     void runCqeHandler(CqeHandler h, int res, int flags) {
-        try {
-            h.onCompletion(res, flags);
-        } catch (RuntimeException e) {
-            reportError("CQE handler " + h, e);
-        }
-    }
-
-    void runTimer(Timer t) {
-        try {
-            t.callback.run();
-        } catch (RuntimeException e) {
-            reportError("timer on " + t.list.clock, e);
-        }
+        callbacks.runCqeHandler(h, res, flags);
     }
 
     /** Reports a callback failure from the home thread. */
     void reportCallbackError(String source, Throwable e) {
-        reportError(source, e);
+        callbacks.report(source, e);
     }
 
     /** Reports a failure met on another thread (a pool worker) through the home thread. */
     void scheduleErrorReport(String source, Throwable e) {
-        if (!closed) {
-            scheduleOneShot("error-report", () -> reportError(source, e));
-        }
-    }
-
-    private void reportError(String source, Throwable e) {
-        try {
-            errorHandler.onCallbackError(this, source, e);
-        } catch (RuntimeException handlerFailure) {
-            LOG.log(System.Logger.Level.ERROR, "context '" + name + "': error handler threw", handlerFailure);
-        }
+        callbacks.scheduleReport(source, e);
     }
 
     /** Replaces the handler of callback exceptions. Any thread. */
     public void setErrorHandler(CallbackErrorHandler handler) {
-        errorHandler = Objects.requireNonNull(handler, "handler");
-    }
-
-    private final class Guard implements CallbackGuard {
-        @Override
-        public void run(Runnable r, String what, int fd) {
-            try {
-                r.run();
-            } catch (RuntimeException e) {
-                reportError(what + " of fd " + fd, e);
-            }
-        }
-
-        @Override
-        public boolean poll(BooleanSupplier p, int fd) {
-            try {
-                return p.getAsBoolean();
-            } catch (RuntimeException e) {
-                reportError("io_poll of fd " + fd, e);
-                return false;
-            }
-        }
+        callbacks.setHandler(Objects.requireNonNull(handler, "handler"));
     }
 
     // ------------------------------------------------------------------------------------------
@@ -609,7 +267,7 @@ public final class AioContext implements AutoCloseable {
         checkHome("source()");
         checkOpen();
         if (source == null) {
-            source = new AioSource(this, table, pollSet, notifier.fd());
+            source = new AioSource(this, table, pollSet, loop, wakeup);
         }
         return source;
     }
@@ -618,44 +276,6 @@ public final class AioContext implements AutoCloseable {
     void checkOuterLoopCall(String what) {
         checkHome(what);
         checkOpen();
-    }
-
-    /** AioSource.prepare(): sets bit 0 of notifyMe (QEMU aio_ctx_prepare). Home thread. */
-    void beginOuterWait() {
-        int nm = (int) NOTIFY_ME.get(this); // only the home thread writes it
-        NOTIFY_ME.setVolatile(this, nm | 1); // store→load with the isNotified() read that follows; pairs with aioNotify()
-    }
-
-    /** AioSource.check(): clears bit 0 of notifyMe, then aio_notify_accept. Home thread. */
-    void endOuterWait() {
-        int nm = (int) NOTIFY_ME.get(this);
-        NOTIFY_ME.setRelease(this, nm & ~1); // finish the outer wait before clearing; read by aioNotify()
-        if ((boolean) NOTIFIED.getVolatile(this)) { // pairs with the store in aioNotify(); see pollLocked()
-            NOTIFIED.setVolatile(this, false);
-        }
-    }
-
-    /** The nesting depth of poll() and outer-loop dispatch calls now running (0 = none). */
-    int loopDepth() {
-        return depth;
-    }
-
-    /** Enters one nesting level for an outer-loop dispatch, as poll() does; returns the previous depth. */
-    int enterDispatch() {
-        int d = depth;
-        if (d == readyLists.length) { // keep poll()'s invariant: readyLists.length >= depth
-            readyLists = Arrays.copyOf(readyLists, d * 2);
-            for (int i = d; i < readyLists.length; i++) {
-                readyLists[i] = new ReadyList();
-            }
-        }
-        depth = d + 1;
-        return d;
-    }
-
-    /** Leaves the level entered by {@link #enterDispatch()}. */
-    void exitDispatch(int previousDepth) {
-        depth = previousDepth;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -726,21 +346,12 @@ public final class AioContext implements AutoCloseable {
         Objects.requireNonNull(scale, "scale");
         Objects.requireNonNull(callback, "callback");
         checkOpen();
-        return new Timer(timers[clock.ordinal()], scale, attributes, callback);
+        return new Timer(timers.list(clock), scale, attributes, callback);
     }
 
     /** The current time of {@code clock} in ns. Any thread. */
     public long clockNs(ClockType clock) {
-        return switch (clock) {
-            case REALTIME -> System.nanoTime();
-            case HOST -> hostNs();
-            case VIRTUAL, VIRTUAL_RT -> virtualClockNs;
-        };
-    }
-
-    private static long hostNs() {
-        java.time.Instant now = java.time.Instant.now();
-        return now.getEpochSecond() * 1_000_000_000L + now.getNano();
+        return timers.clockNs(clock);
     }
 
     /** Moves the virtual clock forward by {@code deltaNs} (>= 0) and wakes the loop. Any thread. */
@@ -748,61 +359,20 @@ public final class AioContext implements AutoCloseable {
         if (deltaNs < 0) {
             throw new IllegalArgumentException("deltaNs=" + deltaNs + " (expected >= 0: the virtual clock never goes back)");
         }
-        synchronized (timers) {
-            virtualClockNs += deltaNs;
-        }
+        timers.advanceVirtualClockNs(deltaNs);
         aioNotify();
     }
 
     /** Turns a clock on or off (QEMU qemu_clock_enable); a disabled clock's timers do not run. Any thread. */
     public void setClockEnabled(ClockType clock, boolean enabled) {
-        synchronized (timers) {
-            int bit = 1 << clock.ordinal();
-            enabledClocks = enabled ? enabledClocks | bit : enabledClocks & ~bit;
-        }
+        timers.setEnabled(clock, enabled);
         aioNotify();
     }
 
     /** Whether {@code clock} runs its timers. Any thread. */
     public boolean isClockEnabled(ClockType clock) {
-        return (enabledClocks & (1 << clock.ordinal())) != 0;
+        return timers.isEnabled(clock);
     }
-
-    /**
-     * The nearest timer deadline over the enabled clocks in ns from now: 0 if one is due, -1 if
-     * none is armed. A timer on a virtual clock is either due (0) or waits for the clock to be
-     * advanced, which wakes the loop (-1): virtual time does not pass while the loop sleeps.
-     */
-    private long timersDeadlineNs() {
-        long best = -1;
-        for (TimerList tl : timers) {
-            long head = tl.headNs();
-            if (head == TimerList.NONE || !isClockEnabled(tl.clock)) {
-                continue;
-            }
-            long delta = head - clockNs(tl.clock);
-            if (delta <= 0) {
-                return 0;
-            }
-            if (tl.clock == ClockType.REALTIME || tl.clock == ClockType.HOST) {
-                best = PollSet.soonest(best, delta);
-            }
-        }
-        return best;
-    }
-
-    boolean runTimers() {
-        boolean progress = false;
-        for (ClockType c : RUN_ORDER) { // QEMU: REALTIME, VIRTUAL, HOST, VIRTUAL_RT
-            TimerList tl = timers[c.ordinal()];
-            if (tl.headNs() != TimerList.NONE && isClockEnabled(c)) {
-                progress |= tl.run(clockNs(c));
-            }
-        }
-        return progress;
-    }
-
-    private static final ClockType[] RUN_ORDER = {ClockType.REALTIME, ClockType.VIRTUAL, ClockType.HOST, ClockType.VIRTUAL_RT};
 
     // ------------------------------------------------------------------------------------------
     // fd handlers
@@ -820,32 +390,17 @@ public final class AioContext implements AutoCloseable {
      */
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll, Runnable ioPollReady)
             throws ErrnoException {
-        if (fd < 0) {
-            throw new IllegalArgumentException("fd=" + fd + " (expected a file descriptor >= 0)");
-        }
-        checkOpen();
-        if (notifier != null && fd == notifier.fd()) {
-            throw new IllegalArgumentException("fd=" + fd + " is the context's own notifier (expected a user fd)");
-        }
-        if (table.set(fd, ioRead, ioWrite, ioPoll, ioPollReady, false)) {
-            wakeForChange(); // every change of what is watched kicks the loop (QEMU 321d1dba8b)
-        }
+        fds.set(fd, ioRead, ioWrite, ioPoll, ioPollReady);
     }
 
     /** Removes the registration of {@code fd}, if any. Any thread. */
     public void removeFdHandler(int fd) {
-        try {
-            if (table.set(fd, null, null, null, null, false)) {
-                wakeForChange();
-            }
-        } catch (ErrnoException e) {
-            reportError("removal of fd " + fd, e); // unreachable in practice: removal tolerates closed fds
-        }
+        fds.remove(fd);
     }
 
     /** Sets the poll-mode begin/end callbacks of a registered fd (QEMU aio_set_event_notifier_poll). Any thread. */
     public void setFdPollBeginEnd(int fd, Runnable ioPollBegin, Runnable ioPollEnd) {
-        table.setPollBeginEnd(fd, ioPollBegin, ioPollEnd);
+        fds.setPollBeginEnd(fd, ioPollBegin, ioPollEnd);
     }
 
     /** Registers an event notifier: {@code setFdHandler(n.fd(), ioRead, null, ioPoll, ioPollReady)}. Any thread. */
@@ -862,14 +417,13 @@ public final class AioContext implements AutoCloseable {
     /** Moves the clock of userspace polling (idle removal) forward by {@code deltaNs}: a test seam. Home thread. */
     void advancePollClockForTest(long deltaNs) {
         checkHome("advancePollClockForTest()");
-        pollSet.advanceClockForTest(deltaNs);
+        fds.advancePollClockForTest(deltaNs);
     }
 
     /** The adaptive poll time of the handler of {@code fd}, or -1 if none (a diagnostic). Home thread. */
     public long fdHandlerPollNs(int fd) {
         checkHome("fdHandlerPollNs()");
-        AioHandler n = table.lookup(fd);
-        return n == null ? -1 : n.pollNs;
+        return fds.pollNs(fd);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -937,16 +491,7 @@ public final class AioContext implements AutoCloseable {
      * shrinking by {@code pollShrink} (0 = reset). Resets every handler's poll time. Any thread.
      */
     public void setPollParams(long pollMaxNs, long pollGrow, long pollShrink) {
-        requireNonNegative("pollMaxNs", pollMaxNs);
-        requireNonNegative("pollGrow", pollGrow);
-        requireNonNegative("pollShrink", pollShrink);
-        pollSet.setParams(pollMaxNs, pollGrow, pollShrink);
-        if (inHomeThread()) {
-            pollSet.resetPollTimes();
-        } else if (!closed) {
-            scheduleOneShot("reset-poll-times", pollSet::resetPollTimes);
-        }
-        aioNotify();
+        params.setPollParams(pollMaxNs, pollGrow, pollShrink);
     }
 
     public long pollMaxNs() {
@@ -963,13 +508,11 @@ public final class AioContext implements AutoCloseable {
 
     /** Maximum requests an I/O engine batches per submission (0 = the engine's default). Any thread. */
     public void setAioMaxBatch(long aioMaxBatch) {
-        requireNonNegative("aioMaxBatch", aioMaxBatch);
-        this.aioMaxBatch = aioMaxBatch;
-        aioNotify();
+        params.setAioMaxBatch(aioMaxBatch);
     }
 
     public long aioMaxBatch() {
-        return aioMaxBatch;
+        return params.aioMaxBatch();
     }
 
     /**
@@ -979,18 +522,7 @@ public final class AioContext implements AutoCloseable {
      * @throws IllegalArgumentException unless {@code 0 <= min <= max} and {@code max >= 1}
      */
     public void setThreadPoolParams(int min, int max) {
-        if (min < 0 || max <= 0 || min > max) {
-            throw new IllegalArgumentException("threadPoolMin=" + min + ", threadPoolMax=" + max
-                    + " (expected 0 <= threadPoolMin <= threadPoolMax and threadPoolMax >= 1)");
-        }
-        synchronized (this) {
-            threadPoolMin = min;
-            threadPoolMax = max;
-            ThreadPool p = threadPool;
-            if (p != null) {
-                p.updateParams(min, max);
-            }
-        }
+        params.setThreadPoolParams(min, max);
     }
 
     /**
@@ -999,28 +531,15 @@ public final class AioContext implements AutoCloseable {
     public ThreadPool threadPool() {
         checkHome("threadPool()");
         checkOpen();
-        ThreadPool p = threadPool;
-        if (p == null) {
-            synchronized (this) { // orders creation against setThreadPoolParams
-                p = new ThreadPool(this);
-                threadPool = p;
-            }
-        }
-        return p;
+        return params.threadPool();
     }
 
     public int threadPoolMin() {
-        return threadPoolMin;
+        return params.threadPoolMin();
     }
 
     public int threadPoolMax() {
-        return threadPoolMax;
-    }
-
-    static void requireNonNegative(String param, long value) {
-        if (value < 0) {
-            throw new IllegalArgumentException(param + "=" + value + " (expected 0.." + Long.MAX_VALUE + ")");
-        }
+        return params.threadPoolMax();
     }
 
     // ------------------------------------------------------------------------------------------
@@ -1040,33 +559,22 @@ public final class AioContext implements AutoCloseable {
         if (closed) {
             return;
         }
-        if (depth > 0) {
+        if (loop.depth() > 0) {
             throw new IllegalStateException("close() of context '" + name + "' from inside its own poll() (expected outside)");
         }
         List<String> leaks = new ArrayList<>();
-        ThreadPool p = threadPool;
-        if (p != null) {
-            p.close(leaks); // before 'closed': finishing workers still schedule the completion BH
-        }
+        params.closeThreadPool(leaks); // before 'closed': finishing workers still schedule the completion BH
         coScheduled.close(leaks);
         closed = true;
         bhs.collectLeaks(leaks);
-        for (TimerList tl : timers) {
-            tl.collectLeaks(leaks);
-        }
-        int released = table.clear() - 1;
-        if (released > 0) {
-            LOG.log(System.Logger.Level.DEBUG, () -> "context '" + name + "' closed with " + released + " fd handler(s) registered; released");
-        }
-        pollSet.clear();
-        for (ReadyList r : readyLists) {
-            r.clear();
-        }
+        timers.collectLeaks(leaks);
+        fds.releaseAll();
+        loop.clear();
         if (source != null) {
             source.closeWithContext();
         }
         table.monitor().close();
-        releaseNotifier();
+        wakeup.release();
         arena.close();
         if (CURRENT.get() == this) {
             CURRENT.remove();
@@ -1074,20 +582,6 @@ public final class AioContext implements AutoCloseable {
         if (!leaks.isEmpty()) {
             throw new IllegalStateException("context '" + name + "' closed with leaks: " + String.join("; ", leaks));
         }
-    }
-
-    /** Waits out any kick() in flight, then closes the eventfd so a late kick cannot hit a reused fd. */
-    private void releaseNotifier() {
-        KICKERS.getAndAdd(this, NOTIFY_CLOSED); // from now on kick() sees a negative count and skips the write
-        int spins = 0;
-        while ((int) KICKERS.getVolatile(this) != NOTIFY_CLOSED) { // pairs with kick()'s decrement
-            if (++spins < 1000) {
-                Thread.onSpinWait();
-            } else {
-                Thread.yield();
-            }
-        }
-        notifier.close();
     }
 
     @Override
@@ -1136,9 +630,7 @@ public final class AioContext implements AutoCloseable {
 
         /** Initial adaptive-polling parameters; see {@link AioContext#setPollParams}. Default 0 (off). */
         public Builder pollParams(long pollMaxNs, long pollGrow, long pollShrink) {
-            requireNonNegative("pollMaxNs", pollMaxNs);
-            requireNonNegative("pollGrow", pollGrow);
-            requireNonNegative("pollShrink", pollShrink);
+            ContextParams.requirePollParams(pollMaxNs, pollGrow, pollShrink);
             this.pollMaxNs = pollMaxNs;
             this.pollGrow = pollGrow;
             this.pollShrink = pollShrink;
@@ -1160,7 +652,7 @@ public final class AioContext implements AutoCloseable {
          * defaults to 50 us). It is a property of the thread, kept after the context closes.
          */
         public Builder timerSlackNs(long ns) {
-            requireNonNegative("timerSlackNs", ns);
+            ContextParams.requireNonNegative("timerSlackNs", ns);
             this.timerSlackNs = ns;
             return this;
         }

@@ -58,6 +58,8 @@ public final class AioSource {
     private final AioContext ctx;
     private final HandlerTable table;
     private final PollSet pollSet;
+    private final PollLoop loop;
+    private final Wakeup wakeup;
     private final OuterWaitSet waitSet;
     /** Handlers found ready by prepare (final io_poll) and check, until dispatch pops them. */
     private final ReadyList ready = new ReadyList();
@@ -65,11 +67,13 @@ public final class AioSource {
     private final MemorySegment timespec;
     private final MemorySegment errno = Syscalls.newErrnoSegment();
 
-    AioSource(AioContext ctx, HandlerTable table, PollSet pollSet, int notifierFd) throws ErrnoException {
+    AioSource(AioContext ctx, HandlerTable table, PollSet pollSet, PollLoop loop, Wakeup wakeup) throws ErrnoException {
         this.ctx = ctx;
         this.table = table;
         this.pollSet = pollSet;
-        this.waitSet = new OuterWaitSet(table, notifierFd);
+        this.loop = loop;
+        this.wakeup = wakeup;
+        this.waitSet = new OuterWaitSet(table, wakeup.fd());
         this.pollfd = table.arena().allocate(Structs.POLLFD_SIZE, 8);
         this.timespec = table.arena().allocate(Structs.TIMESPEC_SIZE, 8);
     }
@@ -96,8 +100,8 @@ public final class AioSource {
      */
     public int prepare() {
         ctx.checkOuterLoopCall("AioSource.prepare()");
-        ctx.beginOuterWait();
-        boolean notified = ctx.isNotified(); // after setting bit 0: see "Wake-ups" in the class notes
+        wakeup.beginOuterWait();
+        boolean notified = wakeup.isNotified(); // after setting bit 0: see "Wake-ups" in the class notes
         // Poll mode off; what the final io_poll finds stays on 'ready' for dispatch (not QEMU's L1).
         pollSet.setStarted(ready, false);
         boolean mustNotBlock;
@@ -111,7 +115,7 @@ public final class AioSource {
         if (notified || mustNotBlock || !ready.isEmpty()) {
             return 0;
         }
-        return timeoutNsToMs(ctx.computeTimeoutNs());
+        return timeoutNsToMs(loop.computeTimeoutNs());
     }
 
     /**
@@ -121,13 +125,13 @@ public final class AioSource {
      */
     public boolean check() {
         ctx.checkOuterLoopCall("AioSource.check()");
-        ctx.endOuterWait();
+        wakeup.endOuterWait();
         try {
-            table.monitor().wait(ready, 0, ctx.loopDepth() + 1);
+            table.monitor().wait(ready, 0, loop.depth() + 1);
         } catch (ErrnoException e) {
             ctx.reportCallbackError("fd monitor " + table.monitor().name(), e);
         }
-        return !ready.isEmpty() || ctx.bhs.timeoutNs() >= 0 || ctx.computeTimeoutNs() == 0;
+        return !ready.isEmpty() || ctx.bhs.timeoutNs() >= 0 || loop.computeTimeoutNs() == 0;
     }
 
     /**
@@ -139,19 +143,19 @@ public final class AioSource {
      */
     public boolean dispatch() {
         ctx.checkOuterLoopCall("AioSource.dispatch()");
-        int d = ctx.enterDispatch();
+        int d = loop.enterDispatch();
         boolean progress;
         try {
             progress = ctx.bhs.poll();
             progress |= table.monitor().dispatch();
-            progress |= ctx.dispatchReadyHandlers(ready, 0);
+            progress |= loop.dispatchReadyHandlers(ready, 0);
             if (d == 0 && table.takeDeletedPending()) {
                 pollSet.purgeDeleted(); // QEMU aio_free_deleted_handlers: only the outermost level frees
             }
         } finally {
-            ctx.exitDispatch(d);
+            loop.exitDispatch(d);
         }
-        return progress | ctx.runTimers();
+        return progress | ctx.timers.run();
     }
 
     /**
@@ -279,7 +283,7 @@ public final class AioSource {
             timer.delete();
             readyNow.delete();
             if (!ctx.isClosed()) {
-                ctx.endOuterWait(); // no outer loop waits any more: stop writing the eventfd for it
+                wakeup.endOuterWait(); // no outer loop waits any more: stop writing the eventfd for it
             }
         }
     }

@@ -51,6 +51,9 @@ final class BhQueue {
     }
 
     private final AioContext ctx;
+    /** The context's wake-up and callback runner, copied from it (one load less per schedule and run). */
+    private final Wakeup wakeup;
+    private final CallbackRunner callbacks;
     /** Top of the LIFO list of queued bottom halves; accessed through HEAD. */
     @SuppressWarnings("unused")
     private BottomHalf head;
@@ -60,8 +63,11 @@ final class BhQueue {
     private final Object registryLock = new Object();
     private BottomHalf registry;
 
+    /** A queue of {@code ctx}, which must have made its Wakeup and CallbackRunner already. */
     BhQueue(AioContext ctx) {
         this.ctx = ctx;
+        this.wakeup = ctx.wakeup;
+        this.callbacks = ctx.callbacks;
     }
 
     // ---- any thread ----
@@ -92,7 +98,7 @@ final class BhQueue {
         if ((old & BottomHalf.PENDING) == 0) {
             push(bh);
         }
-        ctx.wakeForChange();
+        wakeup.wakeForChange();
     }
 
     private void push(BottomHalf bh) {
@@ -164,7 +170,7 @@ final class BhQueue {
                     if ((flags & BottomHalf.IDLE) == 0) {
                         progress = true;
                     }
-                    ctx.runBottomHalf(bh);
+                    callbacks.runBottomHalf(bh);
                 }
                 s = 0; // a nested poll may have drained outer slices, or not: look from the outside again
             }

@@ -23,6 +23,9 @@ final class TimerList {
 
     final AioContext ctx;
     final ClockType clock;
+    /** The context's wake-up and callback runner, copied from it (one load less per arm and fire). */
+    private final Wakeup wakeup;
+    private final CallbackRunner callbacks;
     private Timer[] heap = new Timer[16];
     private long[] deadlines = new long[16];
     private long[] seqs = new long[16];
@@ -31,9 +34,12 @@ final class TimerList {
     /** The earliest deadline, or NONE; written under the lock, read without it (volatile). */
     private volatile long headNs = NONE;
 
+    /** A list of {@code ctx}, which must have made its Wakeup and CallbackRunner already. */
     TimerList(AioContext ctx, ClockType clock) {
         this.ctx = ctx;
         this.clock = clock;
+        this.wakeup = ctx.wakeup;
+        this.callbacks = ctx.callbacks;
     }
 
     /** QEMU timer_mod_ns / timer_mod_anticipate_ns. */
@@ -53,7 +59,7 @@ final class TimerList {
             headNs = deadlines[0];
         }
         if (becameHead) {
-            ctx.wakeForChange(); // QEMU timerlist_notify: let a sleeping loop recompute its deadline
+            wakeup.wakeForChange(); // QEMU timerlist_notify: let a sleeping loop recompute its deadline
         }
     }
 
@@ -94,7 +100,7 @@ final class TimerList {
                 removeAt(0);
                 headNs = size == 0 ? NONE : deadlines[0];
             }
-            ctx.runTimer(t);
+            callbacks.runTimer(t);
             progress = true;
         }
         return progress;

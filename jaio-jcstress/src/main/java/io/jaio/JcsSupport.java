@@ -13,7 +13,7 @@ import java.util.concurrent.atomic.AtomicReference;
  * pieces ({@link BhQueue}, {@link BottomHalf}, {@link ThreadPool}, {@link CoScheduleQueue}) per
  * jcstress state. Each state owns its own {@link BhQueue}, drained by the actor that plays the
  * home thread, so no state needs a kernel fd. The shared context only lends its identity: it is
- * never polled, so its {@code notifyMe} stays 0 and its notifier is never written (the wake-up
+ * never polled, so its {@code Wakeup.notifyMe} stays 0 and its notifier is never written (the wake-up
  * protocol itself is tested on a model, see {@link WakeupProtocolTest}).
  */
 final class JcsSupport {

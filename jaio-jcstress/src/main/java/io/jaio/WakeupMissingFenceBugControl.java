@@ -58,7 +58,7 @@ public class WakeupMissingFenceBugControl {
     int kicked;
     int blocked;
 
-    /** Any thread: BottomHalf.schedule(), then AioContext.aioNotify(). */
+    /** Any thread: BottomHalf.schedule(), then Wakeup.aioNotify(). */
     @Actor
     public void notifier() {
         queue.enqueue(bh, BottomHalf.SCHEDULED);
@@ -71,14 +71,14 @@ public class WakeupMissingFenceBugControl {
         }
     }
 
-    /** Home thread: the end of one pollLocked() iteration and the wait decision of the next. */
+    /** Home thread: the end of one PollLoop.pollLocked() iteration and the wait decision of the next. */
     @Actor
     public void home() {
         if ((boolean) NOTIFIED.getVolatile(this)) { // aio_notify_accept
             NOTIFIED.setVolatile(this, false);
         }
         queue.poll();
-        long timeoutNs = queue.timeoutNs(); // computeTimeoutNs(): no timers, no fds here
+        long timeoutNs = queue.timeoutNs(); // PollLoop.computeTimeoutNs(): no timers, no fds here
         if (timeoutNs != 0) {
             int nm = (int) NOTIFY_ME.get(this);
             NOTIFY_ME.setRelease(this, nm + 2); // BUG: no store→load ordering with the read below

@@ -17,7 +17,7 @@ import org.openjdk.jcstress.infra.results.III_Result;
  *
  * <p>The work is real: a {@link BottomHalf} pushed on a real {@link BhQueue}, and the home
  * thread's real {@code BhQueue.poll()} and {@code timeoutNs()}. The two flags are a line-by-line
- * model of {@code AioContext.aioNotify()} and {@code pollLocked()} with the same VarHandle access
+ * model of {@code Wakeup.aioNotify()} and {@code PollLoop.pollLocked()} with the same VarHandle access
  * modes, because the real ones end in an eventfd write and a blocking syscall; "kicked" stands for
  * the eventfd write, "blocked" for entering the wait with a non-zero timeout.
  *
@@ -62,7 +62,7 @@ public class WakeupProtocolTest {
     int kicked;
     int blocked;
 
-    /** Any thread: BottomHalf.schedule(), then AioContext.aioNotify(). */
+    /** Any thread: BottomHalf.schedule(), then Wakeup.aioNotify(). */
     @Actor
     public void notifier() {
         queue.enqueue(bh, BottomHalf.SCHEDULED);
@@ -75,14 +75,14 @@ public class WakeupProtocolTest {
         }
     }
 
-    /** Home thread: the end of one pollLocked() iteration and the wait decision of the next. */
+    /** Home thread: the end of one PollLoop.pollLocked() iteration and the wait decision of the next. */
     @Actor
     public void home() {
         if ((boolean) NOTIFIED.getVolatile(this)) { // aio_notify_accept
             NOTIFIED.setVolatile(this, false);
         }
         queue.poll();
-        long timeoutNs = queue.timeoutNs(); // computeTimeoutNs(): no timers, no fds here
+        long timeoutNs = queue.timeoutNs(); // PollLoop.computeTimeoutNs(): no timers, no fds here
         if (timeoutNs != 0) {
             int nm = (int) NOTIFY_ME.get(this);
             NOTIFY_ME.setVolatile(this, nm + 2);
