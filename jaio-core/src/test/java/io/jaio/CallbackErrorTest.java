@@ -1,0 +1,231 @@
+package io.jaio;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.Parameter;
+import org.junit.jupiter.params.ParameterizedClass;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * An {@link Error} thrown by a callback propagates out of {@code poll()}, and no other work is
+ * lost: what was due behind the thrower runs in the next poll (or stays schedulable), the loop
+ * keeps working, and {@code close()} still reports leaks. Each case throws a custom Error and an
+ * AssertionError. On every fd monitor.
+ */
+@ParameterizedClass
+@EnumSource(FdMonitorKind.class)
+class CallbackErrorTest {
+    /** Bounds a poll(true) that should not sleep at all (see blockingPoll). */
+    private static final long WATCHDOG_NS = 2_000_000_000L;
+
+    @Parameter
+    FdMonitorKind kind;
+
+    /** A custom Error, so a test can tell it from an assertion failure of its own. */
+    static final class Boom extends Error {
+        private static final long serialVersionUID = 1L;
+
+        Boom(String what) {
+            super(what);
+        }
+    }
+
+    /** The Errors every case throws, one run each. */
+    private static List<Supplier<Error>> errors() {
+        return List.of(() -> new Boom("boom"), () -> new AssertionError("assertion in a callback"));
+    }
+
+    private AioContext newContext() throws ErrnoException {
+        return AioContext.builder().name("cb-error-" + kind).fdMonitor(kind).build();
+    }
+
+    /** poll(false), expecting {@code expected} to escape it. */
+    private static void pollExpecting(AioContext ctx, Error expected) {
+        Error e = assertThrows(Error.class, () -> ctx.poll(false));
+        assertSame(expected, e, "the callback's Error itself propagates out of poll()");
+    }
+
+    /**
+     * poll(true) with a watchdog timer, so a poll that wrongly sleeps fails the assertions that
+     * follow instead of hanging the test. Returns poll()'s result.
+     */
+    private static boolean blockingPoll(AioContext ctx) {
+        Timer watchdog = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
+        watchdog.modNs(ctx.clockNs(ClockType.REALTIME) + WATCHDOG_NS);
+        try {
+            return ctx.poll(true);
+        } finally {
+            watchdog.delete();
+        }
+    }
+
+    // ---- bottom halves ----
+
+    /** Five bottom halves in one slice, the middle one throws: the two behind it run next poll. */
+    @Test
+    void errorFromABottomHalfLeavesTheRestOfItsSliceForTheNextPoll() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                Error error = err.get();
+                int[] runs = new int[5];
+                List<BottomHalf> bhs = new ArrayList<>();
+                for (int i = 0; i < 5; i++) {
+                    int k = i;
+                    bhs.add(ctx.newBottomHalf("bh" + i, () -> {
+                        runs[k]++;
+                        if (k == 2 && runs[k] == 1) {
+                            throw error;
+                        }
+                    }));
+                }
+                for (int i = 4; i >= 0; i--) { // the queue is LIFO: bh0 runs first
+                    bhs.get(i).schedule();
+                }
+                pollExpecting(ctx, error);
+                assertArrayEquals(new int[] {1, 1, 1, 0, 0}, runs, "up to the thrower");
+                assertTrue(bhs.get(3).isScheduled(), "the bottom halves behind the thrower are still scheduled");
+                assertTrue(blockingPoll(ctx), "the leftover slice is pending work: a blocking poll runs it at once");
+                assertArrayEquals(new int[] {1, 1, 1, 1, 1}, runs, "every bottom half ran exactly once");
+                assertFalse(ctx.poll(false));
+                for (BottomHalf bh : bhs) {
+                    bh.schedule(); // every one is schedulable again
+                }
+                assertTrue(ctx.poll(false));
+                assertArrayEquals(new int[] {2, 2, 2, 2, 2}, runs);
+                bhs.forEach(BottomHalf::delete);
+            }
+        }
+    }
+
+    /** A bottom half stranded behind a thrower merges with a new schedule instead of being lost. */
+    @Test
+    void bottomHalfBehindAThrowerCanBeScheduledAgainBeforeTheNextPoll() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                Error error = err.get();
+                int[] runs = new int[1];
+                BottomHalf behind = ctx.newBottomHalf("behind", () -> runs[0]++);
+                BottomHalf thrower = ctx.newBottomHalf("thrower", () -> {
+                    throw error;
+                });
+                behind.schedule();
+                thrower.schedule();
+                pollExpecting(ctx, error);
+                assertEquals(0, runs[0]);
+                behind.schedule();
+                behind.schedule();
+                assertTrue(ctx.poll(false));
+                assertEquals(1, runs[0], "the stranded and the new schedules merged into one run");
+                assertFalse(ctx.poll(false));
+                assertEquals(1, runs[0]);
+                behind.delete();
+                thrower.delete();
+            }
+        }
+    }
+
+    /** A one-shot behind a thrower that never gets another poll is still named by close(). */
+    @Test
+    void oneShotBehindAThrowerIsReportedByClose() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            AioContext ctx = newContext();
+            Error error = err.get();
+            boolean[] ran = new boolean[1];
+            ctx.scheduleOneShot("stranded-one-shot", () -> ran[0] = true);
+            ctx.scheduleOneShot("thrower", () -> {
+                throw error;
+            });
+            pollExpecting(ctx, error);
+            IllegalStateException leak = assertThrows(IllegalStateException.class, ctx::close);
+            assertTrue(leak.getMessage().contains("'stranded-one-shot' was scheduled but never ran"), leak.getMessage());
+            assertFalse(ran[0]);
+        }
+    }
+
+    /**
+     * A nested poll inside bottom half A continues the outer slice and meets the thrower there;
+     * A catches the Error. The nested poll's own slice (X, scheduled by A) must not be lost, and
+     * the outer poll goes on with the rest of its slice (B).
+     */
+    @Test
+    void errorCaughtAroundANestedPollLosesNeitherSlice() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                Error error = err.get();
+                int[] x = new int[1];
+                int[] b = new int[1];
+                Error[] caught = new Error[1];
+                BottomHalf bhX = ctx.newBottomHalf("x", () -> x[0]++);
+                BottomHalf bhT = ctx.newBottomHalf("thrower", () -> {
+                    throw error;
+                });
+                BottomHalf bhB = ctx.newBottomHalf("b", () -> b[0]++);
+                BottomHalf bhA = ctx.newBottomHalf("a", () -> {
+                    bhX.schedule();
+                    try {
+                        ctx.poll(false);
+                    } catch (Error e) {
+                        caught[0] = e;
+                    }
+                });
+                bhB.schedule();
+                bhT.schedule();
+                bhA.schedule(); // runs first: A, then (nested) the thrower, then B
+                assertTrue(ctx.poll(false));
+                assertSame(error, caught[0]);
+                assertEquals(1, b[0], "the outer poll went on with its slice");
+                assertTrue(bhX.isScheduled(), "the nested poll's slice is still queued");
+                assertTrue(ctx.poll(false));
+                assertEquals(1, x[0], "and runs in the next poll");
+                assertFalse(ctx.poll(false));
+                for (BottomHalf bh : List.of(bhX, bhT, bhB, bhA)) {
+                    bh.delete();
+                }
+            }
+        }
+    }
+
+    /** The Error escapes a nested poll and the outer one: both levels' leftovers run next poll. */
+    @Test
+    void errorThroughNestedPollsKeepsEveryLevelsLeftovers() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                Error error = err.get();
+                int[] x = new int[1];
+                int[] b = new int[1];
+                BottomHalf bhX = ctx.newBottomHalf("x", () -> x[0]++);
+                BottomHalf bhT = ctx.newBottomHalf("thrower", () -> {
+                    throw error;
+                });
+                BottomHalf bhB = ctx.newBottomHalf("b", () -> b[0]++);
+                BottomHalf bhA = ctx.newBottomHalf("a", () -> {
+                    bhX.schedule();
+                    ctx.poll(false);
+                });
+                bhB.schedule();
+                bhT.schedule();
+                bhA.schedule();
+                pollExpecting(ctx, error);
+                assertEquals(0, b[0]);
+                assertEquals(0, x[0]);
+                assertTrue(ctx.poll(false));
+                assertEquals(1, b[0], "the outer slice's leftover ran");
+                assertEquals(1, x[0], "the nested slice's leftover ran");
+                assertFalse(ctx.poll(false));
+                for (BottomHalf bh : List.of(bhX, bhT, bhB, bhA)) {
+                    bh.delete();
+                }
+            }
+        }
+    }
+}
