@@ -228,4 +228,89 @@ class CallbackErrorTest {
             }
         }
     }
+    // ---- coroutines ----
+
+    /**
+     * Coroutine A wakes B and C (queued on A's wake-up list, entered when A returns) and then
+     * throws: the Error propagates out of the enter, after B and C ran.
+     */
+    @Test
+    void errorEscapingACoroutineStillEntersItsQueuedWakeUps() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                ctx.makeCurrent();
+                Error error = err.get();
+                boolean[] done = new boolean[2];
+                Coroutine b = Coroutine.create(() -> {
+                    Coroutine.yield();
+                    done[0] = true;
+                });
+                Coroutine c = Coroutine.create(() -> {
+                    Coroutine.yield();
+                    done[1] = true;
+                });
+                ctx.coEnter(b);
+                ctx.coEnter(c);
+                Coroutine a = Coroutine.create(() -> {
+                    Coroutine.wake(b);
+                    Coroutine.wake(c);
+                    throw error;
+                });
+                Error e = assertThrows(Error.class, () -> ctx.coEnter(a));
+                assertSame(error, e, "the coroutine's Error itself propagates out of the enter");
+                assertTrue(done[0] && done[1], "the wake-ups queued by the thrower ran: b=" + done[0] + ", c=" + done[1]);
+                assertTrue(a.isDone());
+                assertFalse(Coroutine.inCoroutine(), "the home thread is back outside coroutines");
+                Coroutine d = Coroutine.create(() -> { }); // the trampoline still works
+                ctx.coEnter(d);
+                assertTrue(d.isDone());
+            }
+        }
+    }
+
+    /** Three coroutines scheduled into the context, the first throws: the other two run next poll. */
+    @Test
+    void errorFromAScheduledCoroutineLeavesTheOthersForTheNextPoll() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                Error error = err.get();
+                int[] runs = new int[2];
+                ctx.coSchedule(Coroutine.create(() -> {
+                    throw error;
+                }));
+                Coroutine b = Coroutine.create(() -> runs[0]++);
+                Coroutine c = Coroutine.create(() -> runs[1]++);
+                ctx.coSchedule(b);
+                ctx.coSchedule(c);
+                pollExpecting(ctx, error);
+                assertArrayEquals(new int[] {0, 0}, runs);
+                assertTrue(b.isScheduled(), "still claimed by the context's schedule, not lost");
+                assertTrue(blockingPoll(ctx), "the co-schedule bottom half is pending again");
+                assertArrayEquals(new int[] {1, 1}, runs, "both ran, once");
+                assertFalse(b.isScheduled());
+                assertFalse(ctx.poll(false));
+                Coroutine d = Coroutine.create(() -> runs[0]++);
+                ctx.coSchedule(d); // scheduling still works
+                assertTrue(ctx.poll(false));
+                assertEquals(2, runs[0]);
+            }
+        }
+    }
+
+    /** A coroutine left scheduled behind a thrower is named by close() when no poll follows. */
+    @Test
+    void scheduledCoroutineBehindAThrowerIsReportedByClose() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            AioContext ctx = newContext();
+            Error error = err.get();
+            ctx.coSchedule(Coroutine.create(() -> {
+                throw error;
+            }));
+            Coroutine behind = Coroutine.create(() -> { });
+            ctx.coSchedule(behind);
+            pollExpecting(ctx, error);
+            IllegalStateException leak = assertThrows(IllegalStateException.class, ctx::close);
+            assertTrue(leak.getMessage().contains(behind + " was scheduled (coSchedule) but never entered"), leak.getMessage());
+        }
+    }
 }
