@@ -313,4 +313,316 @@ class CallbackErrorTest {
             assertTrue(leak.getMessage().contains(behind + " was scheduled (coSchedule) but never entered"), leak.getMessage());
         }
     }
+    // ---- timers (regression: already correct) ----
+
+    /** Three timers due at once, the middle one throws: the third fires in the next poll. */
+    @Test
+    void errorFromATimerLeavesTheTimersBehindItArmedForTheNextPoll() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                Error error = err.get();
+                int[] runs = new int[3];
+                List<Timer> timers = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    int k = i;
+                    timers.add(ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> {
+                        runs[k]++;
+                        if (k == 1) {
+                            throw error;
+                        }
+                    }));
+                }
+                for (Timer t : timers) {
+                    t.modNs(0); // all due; equal deadlines fire in arming order
+                }
+                pollExpecting(ctx, error);
+                assertArrayEquals(new int[] {1, 1, 0}, runs);
+                assertFalse(timers.get(1).isPending(), "the thrower was disarmed before its callback, as always");
+                assertTrue(timers.get(2).isPending());
+                assertTrue(blockingPoll(ctx), "a due timer makes the blocking poll return at once");
+                assertArrayEquals(new int[] {1, 1, 1}, runs);
+                timers.get(0).modNs(0); // the list keeps working
+                assertTrue(ctx.poll(false));
+                assertEquals(2, runs[0]);
+            }
+        }
+    }
+
+    /** A timer left armed behind a thrower is named by close(). */
+    @Test
+    void timerBehindAThrowerIsReportedByClose() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            AioContext ctx = newContext();
+            Error error = err.get();
+            Timer thrower = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> {
+                throw error;
+            });
+            Timer behind = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
+            thrower.modNs(0);
+            behind.modNs(1);
+            pollExpecting(ctx, error);
+            IllegalStateException leak = assertThrows(IllegalStateException.class, ctx::close);
+            assertTrue(leak.getMessage().contains("timer on REALTIME still armed"), leak.getMessage());
+        }
+    }
+
+    // ---- fd handlers ----
+
+    /**
+     * Three ready event notifiers, the first io_read to run throws: the other two stay on the
+     * ready list and run in the next poll (regression: already correct).
+     */
+    @Test
+    void errorFromAnFdHandlerLeavesTheOtherReadyHandlersForTheNextPoll() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                Error error = err.get();
+                int[] runs = new int[3];
+                boolean[] thrown = new boolean[1];
+                List<EventNotifier> ns = new ArrayList<>();
+                try {
+                    for (int i = 0; i < 3; i++) {
+                        EventNotifier n = EventNotifier.create(false);
+                        ns.add(n);
+                        int k = i;
+                        ctx.setEventNotifier(n, () -> {
+                            runs[k]++;
+                            n.testAndClear();
+                            if (!thrown[0]) {
+                                thrown[0] = true;
+                                throw error;
+                            }
+                        }, null, null);
+                    }
+                    for (EventNotifier n : ns) {
+                        n.set();
+                    }
+                    Error e = assertThrows(Error.class, () -> TestSupport.pollUntil(ctx, "an fd handler", () -> thrown[0]));
+                    assertSame(error, e);
+                    assertEquals(1, runs[0] + runs[1] + runs[2], "only the thrower ran");
+                    TestSupport.pollUntil(ctx, "the other fd handlers", () -> runs[0] + runs[1] + runs[2] == 3);
+                    assertArrayEquals(new int[] {1, 1, 1}, runs, "each handler ran once");
+                    ns.get(0).set(); // the loop keeps working
+                    TestSupport.pollUntil(ctx, "the first fd handler again", () -> runs[0] == 2);
+                } finally {
+                    for (EventNotifier n : ns) {
+                        ctx.removeEventNotifier(n);
+                        n.close();
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Userspace polling finds a handler ready and its io_poll_ready throws: the handler must
+     * stay in the poll set (it was taken out for the callback), so the next io_poll success
+     * dispatches it again; the fd itself never becomes readable here.
+     */
+    @Test
+    void errorFromIoPollReadyKeepsTheHandlerInThePollSet() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = AioContext.builder().name("cb-error-poll-" + kind).fdMonitor(kind)
+                    .pollParams(1_000_000_000L, 0, 0).build();
+                    EventNotifier n = EventNotifier.create(false)) {
+                Error error = err.get();
+                boolean[] ready = new boolean[1];
+                int[] pollReadyRuns = new int[1];
+                int[] reads = new int[1];
+                ctx.setEventNotifier(n, () -> {
+                    reads[0]++;
+                    n.testAndClear();
+                }, () -> ready[0], () -> {
+                    pollReadyRuns[0]++;
+                    ready[0] = false;
+                    if (pollReadyRuns[0] == 1) {
+                        throw error;
+                    }
+                });
+                try {
+                    n.set();
+                    TestSupport.pollUntil(ctx, "the first io_read", () -> reads[0] == 1); // joins the poll set
+                    ctx.poll(false); // io_uring: submits the re-armed POLL_ADD, so poll mode may start
+                    ready[0] = true;
+                    Error e = assertThrows(Error.class, () -> blockingPoll(ctx));
+                    assertSame(error, e);
+                    assertEquals(1, pollReadyRuns[0]);
+                    ready[0] = true;
+                    blockingPoll(ctx);
+                    assertEquals(2, pollReadyRuns[0], "userspace polling still sees the handler");
+                    assertEquals(1, reads[0]);
+                } finally {
+                    ctx.removeEventNotifier(n);
+                }
+            }
+        }
+    }
+
+    /**
+     * Two handlers in poll mode; the first io_poll_end to run throws as the loop leaves poll
+     * mode to block: the other handler still gets its io_poll_end, and the wake-up state
+     * (notify_me, the wait window) is restored, so aio_notify() on an awake loop costs no
+     * eventfd write.
+     */
+    @Test
+    void errorFromIoPollEndStillEndsPollModeAndRestoresTheWakeUpState() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = AioContext.builder().name("cb-error-end-" + kind).fdMonitor(kind)
+                    .pollParams(1_000_000_000L, 0, 0).build();
+                    EventNotifier n0 = EventNotifier.create(false);
+                    EventNotifier n1 = EventNotifier.create(false)) {
+                Error error = err.get();
+                int[] begins = new int[2];
+                int[] ends = new int[2];
+                int[] reads = new int[2];
+                boolean[] thrown = new boolean[1];
+                EventNotifier[] ns = {n0, n1};
+                for (int i = 0; i < 2; i++) {
+                    int k = i;
+                    ctx.setEventNotifier(ns[k], () -> {
+                        reads[k]++;
+                        ns[k].testAndClear();
+                    }, () -> false, () -> { });
+                    ctx.setFdPollBeginEnd(ns[k].fd(), () -> begins[k]++, () -> {
+                        ends[k]++;
+                        if (!thrown[0]) {
+                            thrown[0] = true;
+                            throw error;
+                        }
+                    });
+                }
+                try {
+                    n0.set();
+                    n1.set();
+                    TestSupport.pollUntil(ctx, "both io_reads", () -> reads[0] == 1 && reads[1] == 1); // both join
+                    ctx.poll(false); // io_uring: submits the re-armed POLL_ADDs, so poll mode may start
+                    Error e = assertThrows(Error.class, () -> TestSupport.pollUntil(ctx, "an io_poll_end", () -> thrown[0]));
+                    assertSame(error, e);
+                    assertArrayEquals(begins, ends, "every io_poll_begin got its io_poll_end");
+                    assertFalse(ctx.poll(false));
+                    long writes = ctx.notifierWriteCount();
+                    ctx.aioNotify();
+                    BottomHalf bh = ctx.newBottomHalf("after", () -> { });
+                    bh.schedule();
+                    assertEquals(writes, ctx.notifierWriteCount(), "the loop is awake: no eventfd write");
+                    assertTrue(ctx.poll(false));
+                    bh.delete();
+                } finally {
+                    ctx.removeEventNotifier(n0);
+                    ctx.removeEventNotifier(n1);
+                }
+            }
+        }
+    }
+
+    // ---- io_uring CQE handlers (regression: already correct) ----
+
+    /** Three NOP completions, the first handler to run throws: the other two run in the next poll. */
+    @Test
+    void errorFromACqeHandlerLeavesTheReapedCompletionsForTheNextPoll() throws Exception {
+        if (kind != FdMonitorKind.IO_URING) {
+            return; // one run is enough; UringTestSupport skips it where the kernel refuses io_uring
+        }
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = UringTestSupport.uringContext()) {
+                Error error = err.get();
+                boolean[] thrown = new boolean[1];
+                int[] calls = new int[1];
+                List<CqeHandler> hs = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    hs.add(new CqeHandler() {
+                        @Override
+                        protected void onCompletion(int res, int flags) {
+                            calls[0]++;
+                            if (!thrown[0]) {
+                                thrown[0] = true;
+                                throw error;
+                            }
+                        }
+                    });
+                }
+                for (CqeHandler h : hs) {
+                    ctx.ioUring().nop(h);
+                }
+                Error e = assertThrows(Error.class, () -> TestSupport.pollUntil(ctx, "a completion", () -> thrown[0]));
+                assertSame(error, e);
+                int seen = calls[0];
+                assertTrue(seen >= 1 && seen <= 3);
+                TestSupport.pollUntil(ctx, "the other completions", () -> calls[0] == 3);
+                for (CqeHandler h : hs) {
+                    assertFalse(h.isInFlight(), "no handler stays in flight");
+                }
+                ctx.ioUring().nop(hs.get(0)); // a handler is reusable, the ring keeps working
+                TestSupport.pollUntil(ctx, "a new completion", () -> calls[0] == 4);
+            }
+        }
+    }
+
+    // ---- thread pool completions (regression: already correct) ----
+
+    /** Three pool tasks, the first completion to run throws: the others complete in later polls. */
+    @Test
+    void errorFromAThreadPoolCompletionLeavesTheOtherCompletions() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext ctx = newContext()) {
+                Error error = err.get();
+                boolean[] thrown = new boolean[1];
+                long[] results = new long[3];
+                ThreadPool pool = ctx.threadPool();
+                for (int i = 0; i < 3; i++) {
+                    int k = i;
+                    pool.submitCallable(() -> 10 + k, ret -> {
+                        results[k] = ret;
+                        if (!thrown[0]) {
+                            thrown[0] = true;
+                            throw error;
+                        }
+                    });
+                }
+                Error e = assertThrows(Error.class, () -> TestSupport.pollUntil(ctx, "a completion", () -> thrown[0]));
+                assertSame(error, e);
+                TestSupport.pollUntil(ctx, "every completion", () -> pool.inFlight() == 0);
+                assertArrayEquals(new long[] {10, 11, 12}, results);
+                pool.submitCallable(() -> 7, ret -> results[0] = ret); // the pool keeps working
+                TestSupport.pollUntil(ctx, "a new completion", () -> pool.inFlight() == 0);
+                assertEquals(7, results[0]);
+            }
+        }
+    }
+
+    // ---- outer loops ----
+
+    /**
+     * A child context attached to a parent's loop: two child timers are due, the first throws
+     * inside the parent's poll (after the child's eventfd was drained, so nothing else makes the
+     * source's fd readable). The attachment must re-arm itself, so the second timer fires in the
+     * parent's next polls.
+     */
+    @Test
+    void errorInsideAnAttachedSourceKeepsTheAttachmentRunning() throws Exception {
+        for (Supplier<Error> err : errors()) {
+            try (AioContext parent = newContext();
+                    AioContext child = AioContext.builder().name("child-" + kind).fdMonitor(kind).build()) {
+                Error error = err.get();
+                int[] runs = new int[1];
+                Timer thrower = child.newTimer(ClockType.REALTIME, TimerScale.NS, () -> {
+                    throw error;
+                });
+                Timer behind = child.newTimer(ClockType.REALTIME, TimerScale.NS, () -> runs[0]++);
+                AioSource.Attachment a = child.source().attachTo(parent);
+                try {
+                    thrower.modNs(0);
+                    behind.modNs(0);
+                    Error e = assertThrows(Error.class, () -> TestSupport.pollUntil(parent, "the child's thrower", () -> false));
+                    assertSame(error, e);
+                    assertEquals(0, runs[0]);
+                    TestSupport.pollUntil(parent, "the child's timer behind the thrower", () -> runs[0] == 1);
+                    behind.modNs(0); // and the attachment keeps working
+                    TestSupport.pollUntil(parent, "the child's timer again", () -> runs[0] == 2);
+                } finally {
+                    a.close();
+                }
+            }
+        }
+    }
 }
