@@ -1,4 +1,12 @@
-/** jaio-nbd: an NBD server built on jaio's public API only. */
+/**
+ * jaio-nbd: an NBD server built on jaio's public API only.
+ *
+ * <p>{@code jdk.unsupported} gives {@code sun.misc.Signal} (SIGINT and SIGTERM stop the server
+ * gracefully); {@code java.logging} is the log's default backend, dressed by {@code NbdLogging}
+ * when the user configured none.
+ */
 module io.jaio.nbd {
     requires io.jaio;
+    requires java.logging;
+    requires jdk.unsupported;
 }

@@ -55,16 +55,34 @@ final class Export {
         try {
             fd = Fds.open(path, flags, 0);
         } catch (ErrnoException e) {
-            throw new ServeOptions.UsageException("cannot open image " + path + ": " + e.getMessage());
+            throw new ServeOptions.UsageException(openFailure(path, readOnly, direct, e));
         }
         long size;
         try {
             size = Fds.size(fd);
         } catch (ErrnoException e) {
             closeQuietly(fd);
-            throw new ServeOptions.UsageException("cannot size image " + path + ": " + e.getMessage());
+            throw new ServeOptions.UsageException("cannot size image " + path + ": " + e.getMessage()
+                    + " (expected a raw image file or block device)");
         }
         return new Export(name, path, fd, size, readOnly, direct);
+    }
+
+    /** Why the image cannot be opened, and what would do: one sentence. */
+    static String openFailure(String path, boolean readOnly, boolean direct, ErrnoException e) {
+        String how = readOnly ? "read-only" : "read-write";
+        String expected = switch (e.errnoName()) {
+            case "EACCES", "EPERM" -> readOnly ? "a file this user may read"
+                    : "a file this user may read and write, or -r to serve it read-only";
+            case "EROFS" -> "-r for an image on a read-only file system";
+            case "EINVAL" -> direct ? "a file system that takes O_DIRECT for --cache=none, or --cache=writeback"
+                    : "a raw image file or block device";
+            case "EBUSY", "ETXTBSY" -> "an image that no other program holds open exclusively";
+            default -> "a raw image file or block device this user may open";
+        };
+        return "cannot open image " + path + " " + how + (direct ? " with O_DIRECT" : "") + ": "
+                + e.getMessage().substring(Math.min(e.getMessage().length(), e.syscall().length() + 2))
+                + " (expected " + expected + ")";
     }
 
     private static void closeQuietly(int fd) {

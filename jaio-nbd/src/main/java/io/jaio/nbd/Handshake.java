@@ -257,7 +257,7 @@ final class Handshake {
         out.asSlice(outLen, n).copyFrom(MemorySegment.ofArray(msg).asSlice(0, n));
         outLen += n;
         if (c.verbose()) {
-            System.getLogger("io.jaio.nbd").log(System.Logger.Level.INFO, () -> c.peer + ": option " + option + ": " + why);
+            System.getLogger("io.jaio.nbd").log(System.Logger.Level.INFO, () -> c.peer + " option " + option + ": " + why);
         }
     }
 

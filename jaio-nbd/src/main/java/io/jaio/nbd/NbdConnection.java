@@ -317,7 +317,7 @@ final class NbdConnection {
 
     /** The engine threw instead of starting the operation: the client still gets an answer. */
     private void engineRefused(Request r, RuntimeException e) {
-        LOG.log(System.Logger.Level.WARNING, peer + ": file engine refused request type " + r.type, e);
+        LOG.log(System.Logger.Level.WARNING, peer + " file engine refused request type " + r.type, e);
         replyError(r, Nbd.EIO, "file engine refused the request: " + e.getMessage());
     }
 
@@ -441,7 +441,7 @@ final class NbdConnection {
 
     void replyError(Request r, int error, String why) {
         if (worker.verbose) {
-            LOG.log(System.Logger.Level.INFO, () -> peer + ": request type " + r.type + " cookie " + r.cookie + " -> error "
+            LOG.log(System.Logger.Level.INFO, () -> peer + " request type " + r.type + " cookie " + r.cookie + " -> error "
                     + error + ": " + why);
         }
         r.data = null;
@@ -589,7 +589,7 @@ final class NbdConnection {
     void enterTransmission() {
         transmission = true;
         if (worker.verbose) {
-            LOG.log(System.Logger.Level.INFO, () -> peer + ": transmission (structured replies " + structured
+            LOG.log(System.Logger.Level.INFO, () -> peer + " transmission (structured replies " + structured
                     + ", base:allocation " + metaBaseAllocation + ")");
         }
     }
@@ -614,7 +614,7 @@ final class NbdConnection {
      */
     void beginClose(String why, boolean dead) {
         if (why != null) {
-            LOG.log(dead ? System.Logger.Level.WARNING : System.Logger.Level.INFO, () -> peer + ": " + why);
+            LOG.log(dead ? System.Logger.Level.WARNING : System.Logger.Level.INFO, () -> peer + " " + why);
         }
         closing = true;
         if (dead && !socketDead) {
@@ -655,7 +655,7 @@ final class NbdConnection {
         try {
             Fds.close(fd);
         } catch (ErrnoException e) {
-            LOG.log(System.Logger.Level.DEBUG, () -> peer + ": close: " + e.getMessage());
+            LOG.log(System.Logger.Level.DEBUG, () -> peer + " close: " + e.getMessage());
         }
         flushBh.delete();
         arena.close();

@@ -2,6 +2,7 @@ package io.jaio.nbd;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicReference;
 
 import io.jaio.AioContext;
 import io.jaio.ClockType;
@@ -19,7 +20,11 @@ import io.jaio.TimerScale;
  * round-robin over IOThreads, each with its own file engine on the shared image fd.
  *
  * <p>Threading: {@link #run()} on the thread that built the server (the main context's home
- * thread); {@link Worker} methods on their IOThread; {@link #requestShutdown()} from any thread.
+ * thread); {@link Worker} methods on their IOThread; {@link #requestShutdown} from any thread.
+ *
+ * <p>Logging: per-connection INFO lines (connected, closed, request errors) are built only when
+ * the "io.jaio.nbd" logger takes INFO when the server starts ({@code -v}, or the user's own
+ * logging configuration); the level is the one switch.
  */
 final class NbdServer {
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
@@ -33,9 +38,15 @@ final class NbdServer {
     private final int listenFd;
     private int nextWorker;
     private int clients;
+    private long accepted;
     private boolean everConnected;
     private boolean listening;
-    private volatile boolean stopRequested;
+    /**
+     * Why the server stops, in the words of the exit line ("SIGTERM"); null until a stop is asked
+     * for. The first reason wins. Set by any thread before {@code main.aioNotify()}; read by
+     * {@link #run()} after {@code poll()} returns (the atomic's set/get pair; the notify only wakes).
+     */
+    private final AtomicReference<String> stopReason = new AtomicReference<>();
     private boolean stopping;
     private long stopDeadline;
     private final Timer drainDeadline;
@@ -83,7 +94,7 @@ final class NbdServer {
             NbdConnection c = new NbdConnection(this, fd, peer);
             connections.add(c);
             if (verbose) {
-                LOG.log(System.Logger.Level.INFO, () -> peer + ": connected (" + engine.name() + ")");
+                LOG.log(System.Logger.Level.INFO, () -> peer + " connected (file engine " + engine.name() + ")");
             }
             c.start();
         }
@@ -91,7 +102,7 @@ final class NbdServer {
         void connectionClosed(NbdConnection c) {
             connections.remove(c);
             if (verbose) {
-                LOG.log(System.Logger.Level.INFO, () -> c.peer + ": closed");
+                LOG.log(System.Logger.Level.INFO, () -> c.peer + " closed");
             }
             if (server != null) {
                 server.main.scheduleOneShot("nbd-client-left", server::onClientLeft);
@@ -114,7 +125,7 @@ final class NbdServer {
                 : Sockets.listenTcp(opts.bind, opts.port, 128);
         for (int i = 0; i < opts.iothreads; i++) {
             AioContext.Builder b = AioContext.builder().name("nbd-io" + i).pollParams(opts.pollMaxNs, 0, 0);
-            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, opts.verbose));
+            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, LOG.isLoggable(System.Logger.Level.INFO)));
         }
         this.drainDeadline = main.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
         this.acceptRetry = main.newTimer(ClockType.REALTIME, TimerScale.NS, this::onAcceptRetry);
@@ -139,7 +150,7 @@ final class NbdServer {
     }
 
     private void onAcceptable() {
-        for (int i = 0; i < 64 && clients < opts.shared && !stopping; i++) {
+        for (int i = 0; i < 64 && !full() && !stopping; i++) {
             int fd = Sockets.accept(listenFd);
             if (fd < 0) {
                 if (fd != -11) {
@@ -148,16 +159,17 @@ final class NbdServer {
                 return;
             }
             clients++;
+            accepted++;
             everConnected = true;
             if (opts.socketPath == null) {
                 Sockets.setNoDelay(fd);
             }
             Worker w = workers.get(nextWorker++ % workers.size());
-            String peer = "client " + fd;
+            String peer = PeerNames.of(fd, opts.socketPath != null, accepted);
             boolean threads = "threads".equals(opts.aio);
             w.ctx.scheduleOneShot("nbd-accept", () -> w.accept(fd, peer, threads));
         }
-        if (clients >= opts.shared) {
+        if (full()) {
             try {
                 setListening(false); // like qemu-nbd: stop accepting until a client leaves
             } catch (ErrnoException e) {
@@ -175,7 +187,7 @@ final class NbdServer {
     private void acceptFailed(int errno) {
         boolean resources = errno == 24 || errno == 23 || errno == 105 || errno == 12;
         if (!resources) {
-            LOG.log(System.Logger.Level.INFO, "accept failed: errno " + errno + "; still listening");
+            LOG.log(System.Logger.Level.INFO, () -> "accept failed: errno " + errno + "; still listening");
             return;
         }
         acceptFailures++;
@@ -191,8 +203,13 @@ final class NbdServer {
         acceptRetry.modNs(main.clockNs(ClockType.REALTIME) + ACCEPT_BACKOFF_NS);
     }
 
+    /** Whether {@code -e} clients are connected ({@code -e 0}: never). */
+    private boolean full() {
+        return opts.shared != 0 && clients >= opts.shared;
+    }
+
     private void onAcceptRetry() {
-        if (!stopping && clients < opts.shared) {
+        if (!stopping && !full()) {
             try {
                 setListening(true);
             } catch (ErrnoException e) {
@@ -208,11 +225,11 @@ final class NbdServer {
 
     private void onClientLeft() {
         clients--;
-        if (!opts.persistent && clients == 0 && everConnected) {
-            requestShutdown();
+        if (!opts.persistent() && clients == 0 && everConnected) {
+            requestShutdown("last client left; not persistent (-t)");
             return;
         }
-        if (!stopping && clients < opts.shared) {
+        if (!stopping && !full()) {
             try {
                 setListening(true);
             } catch (ErrnoException e) {
@@ -221,17 +238,25 @@ final class NbdServer {
         }
     }
 
-    /** Asks for a graceful stop. Any thread (a signal handler). */
-    void requestShutdown() {
-        stopRequested = true;
+    /**
+     * Asks for a graceful stop; {@code reason} is what the exit line says ("SIGTERM"). Any thread
+     * (a signal handler). A second request keeps the first reason.
+     */
+    void requestShutdown(String reason) {
+        stopReason.compareAndSet(null, reason); // pairs with the get in run()
         main.aioNotify();
+    }
+
+    /** Why the server stopped (after {@link #run()}), or null while no stop was asked for. */
+    String stopReason() {
+        return stopReason.get();
     }
 
     /** Runs until stopped; returns the exit status. Main context's home thread. */
     int run() {
         while (true) {
             main.poll(true);
-            if (stopRequested && !stopping) {
+            if (!stopping && stopReason.get() != null) { // pairs with the compareAndSet in requestShutdown
                 beginStop();
             }
             if (stopping && (clients == 0 || System.nanoTime() > stopDeadline)) {

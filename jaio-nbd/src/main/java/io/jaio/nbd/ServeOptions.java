@@ -1,20 +1,29 @@
 package io.jaio.nbd;
 
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The options of {@code jaio nbd serve}, parsed and checked (qemu-nbd's names where they
- * exist). Immutable after {@link #parse}; any thread.
+ * The options of {@code jaio nbd serve}, parsed and checked (qemu-nbd's names and meanings where
+ * they exist). Every refusal is one {@link UsageException} whose message shows the option as the
+ * user typed it ({@code -p 99999}, {@code --port=99999}) and what was expected. Immutable after
+ * {@link #parse}; any thread.
  */
 final class ServeOptions {
+    /** The longest unix socket path: sizeof(sun_path) in linux/un.h (108) less the NUL. */
+    static final int MAX_SOCKET_PATH_BYTES = 107;
+
     String socketPath;
     String bind = "127.0.0.1";
     int port = 10809;
     String exportName = "";
     boolean readOnly;
+    /** Clients served at once; 0 means no limit (qemu-nbd's {@code -e 0}). */
     int shared = 1;
     boolean persistent;
+    /** {@code -f}: null when not given (the image is probed), else "raw". */
+    String format;
     String aio; // null = io_uring when available
     boolean cacheNone;
     int iothreads = 1;
@@ -24,8 +33,13 @@ final class ServeOptions {
     boolean help;
     boolean version;
     String image;
+    /** How the user typed -k, -b, -p and --pid-file ("-b 999.1.1.1"), for start-up errors; null when not given. */
+    String socketTyped;
+    String bindTyped;
+    String portTyped;
+    String pidFileTyped;
 
-    /** Thrown for bad command lines; the message is the one line printed. */
+    /** Thrown for bad command lines and start-up failures; the message is the one line printed. */
     static final class UsageException extends Exception {
         private static final long serialVersionUID = 1L;
 
@@ -34,105 +48,213 @@ final class ServeOptions {
         }
     }
 
+    /** One option's value as the user typed it: the text, and the option with it ("-p 99999"). */
+    private record Value(String text, String typed) {
+    }
+
+    /** What each option that takes a value expects, as the messages say it. */
+    private static final String PORT = "a TCP port 0..65535";
+    private static final String SHARED = "a number of clients >= 0, 0 for no limit";
+    private static final String IOTHREADS = "a number of I/O threads 1..64";
+    private static final String POLL = "nanoseconds 0..1000000000";
+
     static ServeOptions parse(String[] args) throws UsageException {
         ServeOptions o = new ServeOptions();
         List<String> positional = new ArrayList<>();
+        boolean optionsEnded = false;
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            String value = null;
-            int eq = a.indexOf('=');
+            if (optionsEnded || !a.startsWith("-") || a.length() == 1) {
+                positional.add(a);
+                continue;
+            }
+            if (a.equals("--")) {
+                optionsEnded = true;
+                continue;
+            }
             String name = a;
+            String attached = null; // --name=value, or -pVALUE
+            int eq = a.indexOf('=');
             if (a.startsWith("--") && eq > 0) {
                 name = a.substring(0, eq);
-                value = a.substring(eq + 1);
+                attached = a.substring(eq + 1);
+            } else if (!a.startsWith("--") && a.length() > 2 && takesValue(a.substring(0, 2))) {
+                name = a.substring(0, 2); // -p10809, as getopt takes it; -p=10809 too, as people type it
+                attached = a.charAt(2) == '=' ? a.substring(3) : a.substring(2);
+            }
+            if (!takesValue(name) && attached != null) {
+                throw new UsageException(a + " (expected " + name + " without a value)");
+            }
+            Value v = null;
+            if (takesValue(name)) {
+                if (attached != null) {
+                    v = new Value(attached, a);
+                } else if (i + 1 < args.length) {
+                    v = new Value(args[++i], name + " " + args[i]);
+                } else {
+                    throw new UsageException(name + " needs a value (expected " + expects(name) + ")");
+                }
             }
             switch (name) {
-                case "-k", "--socket" -> o.socketPath = (value != null ? value : next(args, ++i, name));
-                case "-b", "--bind" -> o.bind = (value != null ? value : next(args, ++i, name));
-                case "-p", "--port" -> o.port = intIn(value != null ? value : next(args, ++i, name), name, 0, 65535);
-                case "-x", "--export-name" -> o.exportName = (value != null ? value : next(args, ++i, name));
+                case "-k", "--socket" -> {
+                    o.socketPath = v.text;
+                    o.socketTyped = v.typed;
+                }
+                case "-b", "--bind" -> {
+                    o.bind = v.text;
+                    o.bindTyped = v.typed;
+                }
+                case "-p", "--port" -> {
+                    o.port = (int) number(v, 0, 65535, PORT);
+                    o.portTyped = v.typed;
+                }
+                case "-x", "--export-name" -> o.exportName = v.text;
                 case "-r", "--read-only" -> o.readOnly = true;
-                case "-e", "--shared" -> o.shared = intIn(value != null ? value : next(args, ++i, name), name, 1, 1024);
+                case "-e", "--shared" -> o.shared = (int) number(v, 0, Integer.MAX_VALUE, SHARED);
                 case "-t", "--persistent" -> o.persistent = true;
-                case "--aio" -> o.aio = oneOf(value != null ? value : next(args, ++i, name), name, "io_uring", "threads");
-                case "--cache" -> o.cacheNone = "none".equals(oneOf(value != null ? value : next(args, ++i, name), name,
-                        "writeback", "none"));
-                case "--iothreads" -> o.iothreads = intIn(value != null ? value : next(args, ++i, name), name, 1, 64);
-                case "--poll-max-ns" -> o.pollMaxNs = intIn(value != null ? value : next(args, ++i, name), name, 0, 1_000_000_000);
-                case "--pid-file" -> o.pidFile = (value != null ? value : next(args, ++i, name));
+                case "-f", "--format" -> o.format = format(v);
+                case "--aio" -> o.aio = oneOf(v, "io_uring", "threads");
+                case "--cache" -> o.cacheNone = "none".equals(oneOf(v, "writeback", "none"));
+                case "--iothreads" -> o.iothreads = (int) number(v, 1, 64, IOTHREADS);
+                case "--poll-max-ns" -> o.pollMaxNs = number(v, 0, 1_000_000_000, POLL);
+                case "--pid-file" -> {
+                    o.pidFile = v.text;
+                    o.pidFileTyped = v.typed;
+                }
                 case "-v", "--verbose" -> o.verbose = true;
                 case "-h", "--help" -> o.help = true;
                 case "-V", "--version" -> o.version = true;
-                default -> {
-                    if (a.startsWith("-") && a.length() > 1) {
-                        throw new UsageException("unknown option '" + a + "' (see --help)");
-                    }
-                    positional.add(a);
-                }
+                default -> throw new UsageException("unknown option " + a + " (expected an option that --help lists)");
             }
         }
         if (positional.size() > 1) {
-            throw new UsageException("one IMAGE expected, got " + positional.size() + ": " + String.join(" ", positional));
+            throw new UsageException("IMAGE given " + positional.size() + " times: " + String.join(" ", positional)
+                    + " (expected at most one IMAGE)");
         }
         if (!positional.isEmpty()) {
             o.image = positional.get(0);
         }
-        if (o.exportName.length() > Nbd.MAX_STRING) {
-            throw new UsageException("--export-name of " + o.exportName.length() + " characters (expected at most "
-                    + Nbd.MAX_STRING + ")");
-        }
+        o.check();
         return o;
     }
 
-    private static String next(String[] args, int i, String name) throws UsageException {
-        if (i >= args.length) {
-            throw new UsageException("option " + name + " needs a value");
-        }
-        return args[i];
+    /**
+     * Whether the server outlives its last client: with {@code -t}, and always for the temporary
+     * image made when no IMAGE is given (nobody else could use it afterwards).
+     */
+    boolean persistent() {
+        return persistent || image == null;
     }
 
-    private static int intIn(String v, String name, int min, int max) throws UsageException {
+    /** Checks between options and of values that need no system call. */
+    private void check() throws UsageException {
+        if (exportName.getBytes(StandardCharsets.UTF_8).length > Nbd.MAX_STRING) {
+            throw new UsageException("-x NAME of " + exportName.getBytes(StandardCharsets.UTF_8).length
+                    + " bytes (expected at most " + Nbd.MAX_STRING + ")");
+        }
+        if (socketPath != null) {
+            if (socketPath.isEmpty()) {
+                throw new UsageException(socketTyped + " (expected the path of a unix socket to create)");
+            }
+            int bytes = socketPath.getBytes(StandardCharsets.UTF_8).length;
+            if (bytes > MAX_SOCKET_PATH_BYTES) {
+                throw new UsageException(socketTyped + ": a path of " + bytes + " bytes (expected at most "
+                        + MAX_SOCKET_PATH_BYTES + ", the limit of a unix socket address)");
+            }
+            String tcp = bindTyped != null ? bindTyped : portTyped;
+            if (tcp != null) {
+                throw new UsageException(socketTyped + " with " + tcp + " (expected a unix socket or a TCP address, not both)");
+            }
+        }
+        if (pidFile != null && pidFile.isEmpty()) {
+            throw new UsageException(pidFileTyped + " (expected the path of a file to write)");
+        }
+    }
+
+    private static boolean takesValue(String name) {
+        return switch (name) {
+            case "-k", "--socket", "-b", "--bind", "-p", "--port", "-x", "--export-name", "-e", "--shared", "-f", "--format",
+                    "--aio", "--cache", "--iothreads", "--poll-max-ns", "--pid-file" -> true;
+            default -> false;
+        };
+    }
+
+    /** What the option's value should be, for "needs a value" messages. */
+    private static String expects(String name) {
+        return switch (name) {
+            case "-k", "--socket" -> "the path of a unix socket";
+            case "-b", "--bind" -> "an IP address or host name";
+            case "-p", "--port" -> PORT;
+            case "-x", "--export-name" -> "an export name";
+            case "-e", "--shared" -> SHARED;
+            case "-f", "--format" -> "raw";
+            case "--aio" -> "io_uring or threads";
+            case "--cache" -> "writeback or none";
+            case "--iothreads" -> IOTHREADS;
+            case "--poll-max-ns" -> POLL;
+            case "--pid-file" -> "the path of a file";
+            default -> "a value";
+        };
+    }
+
+    private static long number(Value v, long min, long max, String expected) throws UsageException {
+        long n;
         try {
-            long n = Long.parseLong(v);
-            if (n < min || n > max) {
-                throw new UsageException(name + "=" + v + " (expected " + min + ".." + max + ")");
-            }
-            return (int) n;
+            n = Long.parseLong(v.text);
         } catch (NumberFormatException e) {
-            throw new UsageException(name + "=" + v + " (expected a number " + min + ".." + max + ")");
+            throw new UsageException(v.typed + " (expected " + expected + ")");
         }
+        if (n < min || n > max) {
+            throw new UsageException(v.typed + " (expected " + expected + ")");
+        }
+        return n;
     }
 
-    private static String oneOf(String v, String name, String... allowed) throws UsageException {
+    private static String oneOf(Value v, String... allowed) throws UsageException {
         for (String a : allowed) {
-            if (a.equals(v)) {
-                return v;
+            if (a.equals(v.text)) {
+                return v.text;
             }
         }
-        throw new UsageException(name + "=" + v + " (expected " + String.join(" or ", allowed) + ")");
+        throw new UsageException(v.typed + " (expected " + String.join(" or ", allowed) + ")");
+    }
+
+    private static String format(Value v) throws UsageException {
+        if ("raw".equals(v.text)) {
+            return "raw";
+        }
+        if ("qcow2".equals(v.text)) {
+            throw new UsageException(v.typed + ": qcow2 is not supported yet (expected raw)");
+        }
+        throw new UsageException(v.typed + " (expected raw, the only format served so far)");
     }
 
     static final String USAGE = """
             Usage: jaio nbd serve [OPTIONS] [IMAGE]
             Serve a raw disk image (a regular file or a block device) over the NBD protocol.
-            Without IMAGE, a sparse 1 GiB image is made in a temporary directory and deleted on exit.
+            Without IMAGE, a sparse 1 GiB image is made in a temporary directory, served until
+            SIGINT/SIGTERM (as with -t) and deleted on exit.
 
               -k, --socket=PATH      listen on a unix socket at PATH (instead of TCP)
               -b, --bind=ADDR        TCP address to listen on (default 127.0.0.1)
-              -p, --port=N           TCP port (default 10809)
+              -p, --port=N           TCP port (default 10809; 0 picks a free one)
               -x, --export-name=NAME export name (default "")
               -r, --read-only        refuse writes
-              -e, --shared=N         serve up to N clients at once (default 1)
-              -t, --persistent       keep serving after the last client disconnects
+              -f, --format=FORMAT    raw: serve IMAGE's bytes as they are, even when they look like a
+                                     qcow2 image (which is refused without -f; qcow2 is not supported yet)
+              -e, --shared=N         serve up to N clients at once (default 1; 0: no limit)
+              -t, --persistent       keep serving after the last client disconnects (the default
+                                     without IMAGE); with IMAGE and no -t, exit when it does
                   --aio=MODE         io_uring (default when the kernel allows it) or threads
                   --cache=MODE       writeback (default) or none (O_DIRECT)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
                   --poll-max-ns=NS   adaptive busy polling of the I/O threads (default 0: off)
                   --pid-file=PATH    write the server's PID to PATH
-              -v, --verbose          log connections and request errors
+              -v, --verbose          log connections, request errors and the stop at INFO level
               -h, --help             this help
               -V, --version          print the version
 
-            SIGINT/SIGTERM: stop accepting, finish requests in flight, flush, exit 0.
+            SIGINT/SIGTERM: stop accepting, finish requests in flight, flush, exit 0. Every exit
+            prints its reason in one line: "jaio-nbd: exiting: REASON".
             """;
 }

@@ -72,7 +72,7 @@ class NbdAcceptFaultTest {
             Faults.clear();
             NbdServer s = NbdMain.running;
             if (s != null) {
-                s.requestShutdown();
+                s.requestShutdown("test");
             }
             server.join(TimeUnit.SECONDS.toMillis(30));
         }

@@ -8,21 +8,140 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * {@code jaio nbd serve} in its own JVM, for tests that kill it or measure it: the command the
- * {@code ./jaio} launcher execs (same JVM flags, {@link NbdMain} on this test run's class path, so
- * the classes under test and no rebuild), on a unix socket. {@link #pid()} is the server's JVM.
+ * {@code jaio nbd serve} in its own JVM, for tests that kill it, signal it or measure it: the
+ * command the {@code ./jaio} launcher execs (same JVM flags, {@link NbdMain} on this test run's
+ * class path, so the classes under test and no rebuild), or the same on the module path.
+ * {@link #pid()} is the server's JVM; its stdout and stderr go to {@link #log}.
  *
  * <p>Threading: the test thread.
  */
 final class NbdServerProcess implements AutoCloseable {
+    private static final String URI_LINE = "jaio-nbd: connect to ";
     private final Process process;
     final String socket;
     final Path log;
+    /** What the server printed after "jaio-nbd: connect to ". */
+    final String uri;
 
-    private NbdServerProcess(Process process, String socket, Path log) {
+    private NbdServerProcess(Process process, String socket, Path log, String uri) {
         this.process = process;
         this.socket = socket;
         this.log = log;
+        this.uri = uri;
+    }
+
+    /** The launcher's JVM flags (./jaio: JVM_FLAGS and -Xss512k), class path form. */
+    static List<String> classPathJava(String... jvmOptions) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
+                "--add-opens", "java.base/java.lang=ALL-UNNAMED", "-Xss512k"));
+        cmd.addAll(List.of(jvmOptions));
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.jaio.nbd.NbdMain"));
+        return cmd;
+    }
+
+    /**
+     * The same on the module path, as a user of the modules runs it: this test run's jaio-core
+     * and jaio-nbd classes (each a directory or jar with its module-info) and
+     * {@code -m io.jaio.nbd/io.jaio.nbd.NbdMain}; only the JDK's modules besides.
+     */
+    static List<String> modulePathJava(String... jvmOptions) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        cmd.addAll(List.of("--enable-native-access=io.jaio", "--add-exports", "java.base/jdk.internal.vm=io.jaio",
+                "--add-opens", "java.base/java.lang=io.jaio", "-Xss512k"));
+        cmd.addAll(List.of(jvmOptions));
+        cmd.addAll(List.of("-p", codeSource(io.jaio.AioContext.class) + ":" + codeSource(NbdMain.class), "-m",
+                "io.jaio.nbd/io.jaio.nbd.NbdMain"));
+        return cmd;
+    }
+
+    private static String codeSource(Class<?> c) {
+        try {
+            return Path.of(c.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /**
+     * Whether this JVM ignores SIGINT (a background job of a non-interactive shell does, and its
+     * children inherit that): then a child must be started with SIGINT back at its default, or it
+     * could not be stopped with SIGINT at all.
+     */
+    static boolean sigintIgnoredHere() throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("SigIgn:")) {
+                return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << (2 - 1))) != 0;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Starts {@code command} (with SIGINT at its default disposition) and waits, at most 30 s,
+     * for the line {@code jaio-nbd: connect to URI}; fails with the output if the server ends first.
+     */
+    static NbdServerProcess launch(List<String> command, Path log, Path directory, java.util.Map<String, String> env)
+            throws IOException {
+        List<String> cmd = new ArrayList<>();
+        if (sigintIgnoredHere()) {
+            cmd.addAll(List.of("env", "--default-signal=INT"));
+        }
+        cmd.addAll(command);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        if (directory != null) {
+            pb.directory(directory.toFile());
+        }
+        pb.environment().putAll(env);
+        Process p = pb.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            String out = Files.readString(log);
+            int at = out.indexOf(URI_LINE);
+            int end = at < 0 ? -1 : out.indexOf('\n', at);
+            if (end > 0) {
+                return new NbdServerProcess(p, null, log, out.substring(at + URI_LINE.length(), end).trim());
+            }
+            if (!p.isAlive() || System.nanoTime() > deadline) {
+                p.destroyForcibly();
+                throw new AssertionError("server did not start (alive " + p.isAlive() + "): " + String.join(" ", cmd)
+                        + "\n" + Files.readString(log));
+            }
+            Thread.onSpinWait();
+        }
+    }
+
+    /** The TCP port in {@link #uri} (nbd://HOST:PORT/NAME). */
+    int port() {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("nbd://[^/]*:([0-9]+)/").matcher(uri);
+        if (!m.find()) {
+            throw new AssertionError("no TCP port in " + uri);
+        }
+        return Integer.parseInt(m.group(1));
+    }
+
+    /** Sends signal {@code name} ("INT", "TERM") with kill(1). */
+    void signal(String name) throws IOException, InterruptedException {
+        Process k = new ProcessBuilder("kill", "-s", name, Long.toString(pid())).inheritIO().start();
+        if (!k.waitFor(30, TimeUnit.SECONDS) || k.exitValue() != 0) {
+            throw new AssertionError("kill -s " + name + " " + pid() + " failed");
+        }
+    }
+
+    /** Waits (at most 60 s) for the server to end; returns its exit status. */
+    int awaitExit() throws InterruptedException {
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            throw new AssertionError("server did not end within 60 s");
+        }
+        return process.exitValue();
+    }
+
+    /** Everything the server printed so far. */
+    String output() throws IOException {
+        return Files.readString(log);
     }
 
     /** Whether {@code tool} is on the PATH. */
@@ -46,7 +165,7 @@ final class NbdServerProcess implements AutoCloseable {
         cmd.add(image.toString());
         Files.deleteIfExists(Path.of(socket));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        NbdServerProcess s = new NbdServerProcess(p, socket, log);
+        NbdServerProcess s = new NbdServerProcess(p, socket, log, "nbd+unix:///?socket=" + socket);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!Files.readString(log).contains("jaio-nbd: connect to")) {
             if (!p.isAlive() || System.nanoTime() > deadline) {

@@ -212,7 +212,7 @@ final class NbdTestSupport {
 
         /** Asks for a graceful stop and returns the exit status. */
         int stop() {
-            server.requestShutdown();
+            server.requestShutdown("test");
             try {
                 return status.get(STOP_TIMEOUT_S, TimeUnit.SECONDS);
             } catch (TimeoutException e) {
