@@ -6,6 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import io.jaio.AioContext;
+import io.jaio.ErrnoException;
 
 /**
  * {@code jaio nbd serve [options] [IMAGE]}: the command-line entry point. Errors in options or
