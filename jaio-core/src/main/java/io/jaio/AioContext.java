@@ -217,6 +217,12 @@ public final class AioContext implements AutoCloseable {
      *
      * <p>Home thread only. May be called from inside any callback of this context (nested).
      *
+     * <p>A {@link RuntimeException} from a callback goes to the {@link CallbackErrorHandler}. An
+     * {@link Error} thrown by a callback propagates out of this call; the work behind it is not
+     * lost: the bottom halves left in its slice, the ready fd handlers, reaped completions, due
+     * timers and scheduled coroutines not yet run stay queued, run in the next call (which does
+     * not block while they wait), and {@link #close()} still reports the ones never run.
+     *
      * @return whether progress was made: a bottom half (not an idle one), an fd handler, a
      *     userspace-poll handler or a timer callback ran; waking up because of
      *     {@link #aioNotify()} alone is not progress

@@ -255,11 +255,14 @@ public final class AioSource {
             if (closed || ctx.isClosed()) {
                 return;
             }
-            if (check()) {
-                dispatch();
-            }
-            if (!closed && !ctx.isClosed()) {
-                arm(prepare());
+            try {
+                if (check()) {
+                    dispatch();
+                }
+            } finally { // after an Error too: unarmed, the attachment would never run the rest
+                if (!closed && !ctx.isClosed()) {
+                    arm(prepare());
+                }
             }
         }
 

@@ -3,7 +3,9 @@ package io.jaio;
 /**
  * Receives exceptions thrown by user callbacks (bottom halves, timers, fd handlers) and failures
  * the loop met while waiting. The loop goes on after the handler returns; an {@link Error} is
- * never passed here, it propagates. Called on the context's home thread.
+ * never passed here, it propagates out of {@link AioContext#poll}, and the work behind it is not
+ * lost: what the thrower's iteration had not run yet runs in the next {@code poll()} (see there).
+ * Called on the context's home thread.
  */
 @FunctionalInterface
 public interface CallbackErrorHandler {

@@ -29,6 +29,10 @@ import io.jaio.internal.loop.ContextCore;
  *     coroutines run in the order they were scheduled, and for each clears the claim and enters
  *     it with <em>this</em> context explicitly, not the current one (QEMU 6808ae0417). The drain
  *     is bounded by the stack taken.</li>
+ * <li><b>Errors.</b> An Error from a coroutine leaves {@link #run} with the rest of the taken
+ *     list still claimed: it is kept in {@link #deferred} (home thread, oldest first), the bottom
+ *     half is scheduled again, and the next run enters those coroutines before the newly
+ *     scheduled ones; {@link #close} names them if no poll comes.</li>
  * <li><b>Close race.</b> QEMU holds a context reference across the push and the bottom-half
  *     schedule (f0f8100287): the coroutine may run and its owner close the context in between.
  *     Memory is the GC's business here; what remains is that scheduling a bottom half of a
@@ -59,6 +63,8 @@ final class CoScheduleQueue implements ContextCore.Extension {
     /** Top of the stack of scheduled coroutines; accessed through HEAD. */
     @SuppressWarnings("unused")
     private Coroutine head;
+    /** Home thread: what an Error left of the last run, oldest first (linked through SCHED_NEXT), or null. */
+    private Coroutine deferred;
 
     CoScheduleQueue(AioContext ctx) {
         this(ctx, ContextCore.of(ctx).bottomHalves());
@@ -122,9 +128,24 @@ final class CoScheduleQueue implements ContextCore.Extension {
         return reversed;
     }
 
+    /** The coroutines to enter, oldest first: what an Error left last time, then the stack. */
+    private Coroutine take() {
+        Coroutine first = deferred;
+        if (first == null) {
+            return takeFifo();
+        }
+        deferred = null;
+        Coroutine last = first;
+        for (Coroutine n; (n = (Coroutine) Coroutine.SCHED_NEXT.get(last)) != null; ) { // bounded by the list left
+            last = n;
+        }
+        Coroutine.SCHED_NEXT.set(last, takeFifo());
+        return first;
+    }
+
     /** QEMU co_schedule_bh_cb. Home thread. */
     private void run() {
-        Coroutine co = takeFifo();
+        Coroutine co = take();
         while (co != null) { // bounded by the list taken
             Coroutine n = (Coroutine) Coroutine.SCHED_NEXT.get(co);
             Coroutine.SCHED_NEXT.set(co, null);
@@ -133,6 +154,12 @@ final class CoScheduleQueue implements ContextCore.Extension {
                 Coroutine.enterIn(ctx, co);
             } catch (RuntimeException e) {
                 callbacks.report("scheduled " + co, e);
+            } catch (Throwable t) { // an Error: keep the rest for the next poll, then let it go on
+                if (n != null) {
+                    deferred = n;
+                    bh.schedule();
+                }
+                throw t;
             }
             co = n;
         }
@@ -141,7 +168,7 @@ final class CoScheduleQueue implements ContextCore.Extension {
     /** From close(), before the context is marked closed: names coroutines never entered. */
     @Override
     public void closeWithContext(List<String> leaks) {
-        for (Coroutine co = takeFifo(); co != null; co = (Coroutine) Coroutine.SCHED_NEXT.get(co)) {
+        for (Coroutine co = take(); co != null; co = (Coroutine) Coroutine.SCHED_NEXT.get(co)) {
             leaks.add(co + " was scheduled (coSchedule) but never entered");
         }
         bh.delete();

@@ -36,7 +36,8 @@ import io.jaio.internal.loop.LoopThreads;
  * called from inside a coroutine only ("yielding to no one"), never with a native frame (an FFM
  * upcall) between the coroutine's entry and the yield. An exception that escapes a coroutine's
  * body ends it and goes to the error handler of the context it ran in; with no context it is
- * rethrown by the {@code enter} call that ran it, after the queued wake-ups ran.
+ * rethrown by the {@code enter} call that ran it, after the queued wake-ups ran. An
+ * {@link Error} is always rethrown by that {@code enter} call, also after the queued wake-ups ran.
  *
  * <p>Mechanism: each coroutine is a virtual thread whose scheduler is the thread that enters it
  * (so entering is synchronous), pinned except while it yields (so a blocking call blocks the host
@@ -253,6 +254,9 @@ public final class Coroutine {
             if (thrown instanceof RuntimeException re) {
                 throw re;
             }
+            if (thrown instanceof Error e) {
+                throw e;
+            }
             throw new IllegalStateException("coroutine failed", thrown);
         }
     }
@@ -267,8 +271,16 @@ public final class Coroutine {
         if (f == null) {
             return thrown;
         }
-        if (f instanceof Error e) {
-            throw e;
+        if (f instanceof Error e) { // rethrown once the queued wake-ups ran: they must not be lost
+            if (thrown != null && !(thrown instanceof Error)) {
+                e.addSuppressed(thrown); // an Error outranks what a context-less coroutine threw
+                return e;
+            }
+            if (thrown != null) {
+                thrown.addSuppressed(e);
+                return thrown;
+            }
+            return e;
         }
         if (c != null && f instanceof RuntimeException) {
             ContextCore.of(c).callbacks().report("coroutine " + this, f);

@@ -56,8 +56,7 @@ class LayeringTest {
             "io.jaio.uring", 1,
             "io.jaio.block", 2,
             "io.jaio.coroutine", 3,
-            "io.jaio.internal.coro", 3,
-            "io.jaio.demo", 4);
+            "io.jaio.internal.coro", 3);
     static final int LOOP = 0;
     private static final Pattern DESCRIPTOR_TYPE = Pattern.compile("L(io/jaio/[\\w/$]+)[;<]");
 
@@ -147,7 +146,7 @@ class LayeringTest {
             if (!LAYERS.containsKey(p)) {
                 problems.add(p + " has no layer in LayeringTest.LAYERS");
             }
-            if (!withInfo.contains(p) && !p.equals("io.jaio.demo")) {
+            if (!withInfo.contains(p)) {
                 problems.add(p + " has no package-info.java");
             }
         }

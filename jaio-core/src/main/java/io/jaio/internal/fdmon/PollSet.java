@@ -255,6 +255,10 @@ public final class PollSet {
      * When switching off, polls each handler once more in case io_poll_end raced with an event;
      * anything found is put on {@code ready} and zeroes {@code ready.timeoutNs}.
      *
+     * <p>An Error from one handler's callback (the guard lets only Errors through) does not
+     * stop the walk: every other handler still gets its begin or end, which may re-enable its
+     * notifications, and the first Error is rethrown afterwards (later ones suppressed).
+     *
      * @return progress: the final poll found a handler other than the context's notifier
      */
     public boolean setStarted(ReadyList ready, boolean on) {
@@ -263,21 +267,33 @@ public final class PollSet {
         }
         started = on;
         boolean progress = false;
+        Error failure = null;
         AioHandler n = head;
         while (n != null) {
             AioHandler next = n.pollNext;
             if (!n.isDeleted()) {
-                Runnable cb = on ? n.ioPollBegin() : n.ioPollEnd();
-                if (cb != null) {
-                    guard.run(cb, on ? "io_poll_begin" : "io_poll_end", n.fd);
-                }
-                if (!on && !n.isDeleted() && guard.poll(n.ioPoll, n.fd)) {
-                    ready.addPollReady(n);
-                    ready.timeoutNs = 0;
-                    progress |= !n.contextNotifier;
+                try {
+                    Runnable cb = on ? n.ioPollBegin() : n.ioPollEnd();
+                    if (cb != null) {
+                        guard.run(cb, on ? "io_poll_begin" : "io_poll_end", n.fd);
+                    }
+                    if (!on && !n.isDeleted() && guard.poll(n.ioPoll, n.fd)) {
+                        ready.addPollReady(n);
+                        ready.timeoutNs = 0;
+                        progress |= !n.contextNotifier;
+                    }
+                } catch (Error e) {
+                    if (failure == null) {
+                        failure = e;
+                    } else if (e != failure) {
+                        failure.addSuppressed(e);
+                    }
                 }
             }
             n = next;
+        }
+        if (failure != null) {
+            throw failure;
         }
         return progress;
     }

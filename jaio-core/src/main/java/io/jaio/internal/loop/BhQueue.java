@@ -27,6 +27,12 @@ import io.jaio.AioContext;
  *     once per poll; a nested poll first finishes its callers' slices, so every queued bottom
  *     half runs exactly once however the calls nest. The drain is bounded by the length of the
  *     slices taken, since new work never joins them.</li>
+ * <li><b>Errors.</b> An Error from a callback leaves {@link #poll} with the rest of that call's
+ *     slice still taken: it is pushed back onto the queue as one chain before the Error goes on
+ *     ({@link #requeue}), so those bottom halves run in the next poll and close() still sees
+ *     them. A nested poll requeues only its own slice: an outer one is still being drained by
+ *     the poll below it, which requeues it if the Error reaches that poll too. The normal path
+ *     pays nothing for this.</li>
  * <li><b>Registry.</b> Reusable bottom halves are kept in an intrusive list under
  *     {@link #registryLock} from creation to delete, so {@link #collectLeaks} can name the ones
  *     never deleted. One-shots are not registered: they delete themselves after running.</li>
@@ -176,10 +182,34 @@ public final class BhQueue {
                 }
                 s = 0; // a nested poll may have drained outer slices, or not: look from the outside again
             }
+        } catch (Throwable t) { // an Error from a callback (CallbackRunner reports the rest)
+            requeue(slices[d]);
+            slices[d] = null;
+            throw t;
         } finally {
             depth = d;
         }
         return progress;
+    }
+
+    /**
+     * An Error is leaving {@link #poll}: puts what is left of its own slice back at the head of
+     * the queue, so it runs in the next poll and {@link #timeoutNs} and {@link #collectLeaks}
+     * see it. The nodes keep their PENDING bit, so no producer pushes them meanwhile; the outer
+     * slices belong to the polls below, which requeue theirs if the Error reaches them too.
+     * Bounded by the length of the slice.
+     */
+    private void requeue(BhNode first) {
+        if (first == null) {
+            return;
+        }
+        BhNode last = first;
+        for (BhNode n; (n = next(last)) != null; ) { // next() waits out a push still linking
+            last = n;
+        }
+        BhNode.NEXT.set(last, UNLINKED); // as push() does, for the chain first..last
+        BhNode prev = (BhNode) HEAD.getAndSet(this, first); // pairs with the exchange in poll()
+        BhNode.NEXT.setRelease(last, prev); // pairs with getAcquire in next() and timeoutNs()
     }
 
     /**

@@ -82,29 +82,36 @@ public final class PollLoop {
         long pollMaxNs = pollSet.maxNs();
         long start = pollMaxNs != 0 ? System.nanoTime() : 0;
         boolean outerWindow = wakeup.openWaitWindow(); // callbacks from here to the wait must wake the loop themselves
-        ready.timeoutNs = blocking ? computeTimeoutNs() : 0;
-        FdMonitor monitor = table.monitor();
-        boolean progress = pollSet.tryPollMode(ready, monitor);
-        assert !(ready.timeoutNs != 0 && progress) : "progress with a non-zero timeout";
+        boolean useNotifyMe = false;
+        boolean progress;
+        // An Error from io_poll, io_poll_begin or io_poll_end must not leave the window open or
+        // notifyMe raised: every later notify would then write the eventfd. Hence the finally.
+        try {
+            ready.timeoutNs = blocking ? computeTimeoutNs() : 0;
+            FdMonitor monitor = table.monitor();
+            progress = pollSet.tryPollMode(ready, monitor);
+            assert !(ready.timeoutNs != 0 && progress) : "progress with a non-zero timeout";
 
-        boolean useNotifyMe = ready.timeoutNs != 0;
-        if (useNotifyMe && wakeup.announceBlocking()) { // notifyMe += 2, then read notified
-            ready.timeoutNs = 0;
-        }
-        if (ready.timeoutNs != 0 || monitor.needWait()) {
-            if (ready.timeoutNs != 0) {
-                // Leave poll mode only when about to block (QEMU 816a430c51).
-                progress |= pollSet.setStarted(ready, false);
+            useNotifyMe = ready.timeoutNs != 0;
+            if (useNotifyMe && wakeup.announceBlocking()) { // notifyMe += 2, then read notified
+                ready.timeoutNs = 0;
             }
-            try {
-                monitor.wait(ready, ready.timeoutNs, myDepth);
-            } catch (ErrnoException e) {
-                callbacks.report("fd monitor " + monitor.name(), e);
+            if (ready.timeoutNs != 0 || monitor.needWait()) {
+                if (ready.timeoutNs != 0) {
+                    // Leave poll mode only when about to block (QEMU 816a430c51).
+                    progress |= pollSet.setStarted(ready, false);
+                }
+                try {
+                    monitor.wait(ready, ready.timeoutNs, myDepth);
+                } catch (ErrnoException e) {
+                    callbacks.report("fd monitor " + monitor.name(), e);
+                }
             }
-        }
-        wakeup.closeWaitWindow(outerWindow);
-        if (useNotifyMe) {
-            wakeup.endBlocking(); // notifyMe -= 2
+        } finally {
+            wakeup.closeWaitWindow(outerWindow);
+            if (useNotifyMe) {
+                wakeup.endBlocking(); // notifyMe -= 2
+            }
         }
         wakeup.accept(); // before the bottom-half queue's exchange below
         long blockNs = pollMaxNs != 0 ? System.nanoTime() - start : 0;
@@ -163,9 +170,12 @@ public final class PollLoop {
         }
         if (!node.isDeleted() && pollReady && revents == 0 && node.ioPollReady != null) {
             pollSet.unlink(node); // a nested poll() inside io_poll_ready must not poll it again (QEMU 6d740fb01b)
-            callbacks.run(node.ioPollReady, "io_poll_ready", node.fd);
-            if (!node.isDeleted()) {
-                pollSet.link(node);
+            try {
+                callbacks.run(node.ioPollReady, "io_poll_ready", node.fd);
+            } finally { // after an Error too: out of the poll set, userspace polling would forget it
+                if (!node.isDeleted()) {
+                    pollSet.link(node);
+                }
             }
             return !node.contextNotifier;
         }

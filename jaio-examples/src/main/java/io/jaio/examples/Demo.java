@@ -1,4 +1,4 @@
-package io.jaio.demo;
+package io.jaio.examples;
 
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.atomic.AtomicInteger;
