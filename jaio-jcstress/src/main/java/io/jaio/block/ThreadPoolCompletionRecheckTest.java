@@ -9,6 +9,7 @@ import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
 import io.jaio.internal.loop.BhQueue;
+import io.jaio.internal.loop.JcsSupport;
 
 /**
  * The completion bottom half's cancel and re-check (QEMU 3c80ca158c, b7a745dc33, ef6dada8b4;

@@ -9,6 +9,7 @@ import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.III_Result;
 import io.jaio.internal.loop.BhQueue;
+import io.jaio.internal.loop.JcsSupport;
 
 /**
  * ThreadPool's lock-free stack of finished tasks (DONE_HEAD, pushed by workers with an exchange

@@ -9,6 +9,7 @@ import org.openjdk.jcstress.annotations.Outcome;
 import org.openjdk.jcstress.annotations.State;
 import org.openjdk.jcstress.infra.results.JJ_Result;
 import io.jaio.internal.loop.BhQueue;
+import io.jaio.internal.loop.JcsSupport;
 
 /**
  * Thread-pool result publication (QEMU e77508292c, spec 1.11 and 3.6 item 41), on the real

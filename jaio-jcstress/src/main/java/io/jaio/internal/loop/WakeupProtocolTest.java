@@ -53,9 +53,9 @@ public class WakeupProtocolTest {
         }
     }
 
-    final BhQueue queue = new BhQueue(JcsSupport.CTX);
+    final BhQueue queue = JcsSupport.newQueue();
     final int[] runs = new int[1];
-    final BottomHalf bh = JcsSupport.counting(queue, runs, 0);
+    final BhNode bh = JcsSupport.counting(queue, runs, 0);
     @SuppressWarnings("unused")
     private int notifyMe;
     @SuppressWarnings("unused")
@@ -66,7 +66,7 @@ public class WakeupProtocolTest {
     /** Any thread: BottomHalf.schedule(), then Wakeup.aioNotify(). */
     @Actor
     public void notifier() {
-        queue.enqueue(bh, BottomHalf.SCHEDULED);
+        queue.enqueue(bh, BhNode.SCHEDULED);
         if ((boolean) NOTIFIED.getVolatile(this)) {
             return; // already notified: whoever set it woke the loop, or the loop will see it
         }
