@@ -1,10 +1,17 @@
 /**
  * jaio: QEMU's AioContext event loop for the JVM.
  *
- * <p>Only {@code io.jaio} is exported; the fd monitors, FFM bindings and data structures live in
- * {@code io.jaio.internal.*}. Native access must be enabled for this module
- * ({@code --enable-native-access=io.jaio}, or {@code ALL-UNNAMED} on the class path).
+ * <p>Exported, in layers (each builds on the ones before it): {@code io.jaio} (the loop),
+ * {@code io.jaio.uring} (the io_uring submission API), {@code io.jaio.block} (thread pool, AIOCBs,
+ * file engines) and {@code io.jaio.coroutine} (coroutines and their helpers). The machinery (the
+ * loop's internals, fd monitors, FFM bindings, rings, fibers) lives in {@code io.jaio.internal.*},
+ * which is not exported. Native access must be enabled for this module
+ * ({@code --enable-native-access=io.jaio}, or {@code ALL-UNNAMED} on the class path); coroutines
+ * also need {@code --add-exports java.base/jdk.internal.vm=io.jaio --add-opens java.base/java.lang=io.jaio}.
  */
 module io.jaio {
     exports io.jaio;
+    exports io.jaio.uring;
+    exports io.jaio.block;
+    exports io.jaio.coroutine;
 }

@@ -8,6 +8,17 @@ import java.util.function.BooleanSupplier;
 
 import io.jaio.internal.fdmon.HandlerTable;
 import io.jaio.internal.fdmon.PollSet;
+import io.jaio.internal.loop.BhQueue;
+import io.jaio.internal.loop.CallbackRunner;
+import io.jaio.internal.loop.ContextCore;
+import io.jaio.internal.loop.ContextParams;
+import io.jaio.internal.loop.FdHandlers;
+import io.jaio.internal.loop.FdMonitorChoice;
+import io.jaio.internal.loop.LoopThreads;
+import io.jaio.internal.loop.PollLoop;
+import io.jaio.internal.loop.TimerListGroup;
+import io.jaio.internal.loop.TimerNode;
+import io.jaio.internal.loop.Wakeup;
 import io.jaio.internal.sys.Syscalls;
 
 /**
@@ -40,14 +51,20 @@ import io.jaio.internal.sys.Syscalls;
  */
 public final class AioContext implements AutoCloseable {
     // Implementation notes. This class is the public face of a context and owns its parts; the
-    // machinery lives in package-private classes: PollLoop (one iteration of poll(), phase by phase
+    // machinery lives in io.jaio.internal.loop: PollLoop (one iteration of poll(), phase by phase
     // as docs/poll-loop.md describes it), Wakeup (the wake-up protocol and the eventfd), BhQueue
     // (bottom halves), TimerListGroup (clocks and timers), CallbackRunner (user callbacks and the
     // error handler), FdHandlers (the fd-handler methods over io.jaio.internal.fdmon's HandlerTable
-    // and PollSet), FdMonitorChoice (which fd monitor a new context gets) and ContextParams (the
-    // run-time parameters and the thread pool).
+    // and PollSet), FdMonitorChoice (which fd monitor a new context gets), ContextParams (the
+    // run-time parameters) and LoopThreads (the current context of a thread). The packages that
+    // build on the loop (io.jaio.uring, io.jaio.block, io.jaio.coroutine) reach the context's
+    // ContextCore through ContextCore.of(ctx) and keep their per-context state (the submission
+    // API, the thread pool, the coroutine schedule queue) in its extension slots, which close()
+    // closes where it closed them before.
 
-    private static final ThreadLocal<AioContext> CURRENT = new ThreadLocal<>();
+    static {
+        ContextCore.setAccess(c -> c.core); // the shared secret of the upper packages
+    }
 
     private final String name;
     private final Thread homeThread;
@@ -56,16 +73,15 @@ public final class AioContext implements AutoCloseable {
     private final PollSet pollSet;
     final BhQueue bhs;
     final TimerListGroup timers;
-    final CallbackRunner callbacks;
-    final Wakeup wakeup;
+    private final CallbackRunner callbacks;
+    private final Wakeup wakeup;
     private final PollLoop loop;
     private final FdHandlers fds;
     private final ContextParams params;
-    /** Coroutines scheduled into this context (QEMU scheduled_coroutines + co_schedule_bh). */
-    private final CoScheduleQueue coScheduled;
-    /** The submission API, or null when this context does not run on io_uring. */
-    private final UringRequests uring;
-    private final IoUring ioUring;
+    /** What the upper packages reach: callbacks, queue, io_uring monitor, extension slots. */
+    private final ContextCore core;
+    /** Whether the context runs on io_uring. */
+    private final boolean hasIoUring;
     /** Why io_uring is not used (null when it is). */
     private final String ioUringUnavailable;
     private volatile boolean closed;
@@ -74,7 +90,7 @@ public final class AioContext implements AutoCloseable {
 
     private AioContext(Builder b) throws ErrnoException {
         this.name = b.name;
-        this.homeThread = Coroutine.hostThread();
+        this.homeThread = LoopThreads.hostThread();
         if (b.timerSlackNs > 0) {
             // QEMU sets 1 ns: a timed wait of this thread may otherwise end up to 50 us late.
             Syscalls.setTimerSlackNs(b.timerSlackNs);
@@ -94,21 +110,14 @@ public final class AioContext implements AutoCloseable {
             arena.close();
             throw e;
         }
-        this.bhs = new BhQueue(this); // BhQueue and TimerList copy wakeup and callbacks
-        this.timers = new TimerListGroup(this);
+        this.bhs = new BhQueue(this, wakeup, callbacks); // BhQueue and TimerList keep wakeup and callbacks
+        this.timers = new TimerListGroup(this, wakeup, callbacks);
         this.loop = new PollLoop(this, table, pollSet, bhs, timers, wakeup, callbacks);
         this.fds = new FdHandlers(this, table, pollSet, wakeup, callbacks);
-        this.params = new ContextParams(this, pollSet);
+        this.core = new ContextCore(this, callbacks, bhs, wakeup, monitor.uring());
+        this.params = new ContextParams(this, pollSet, core);
         this.ioUringUnavailable = monitor.ioUringUnavailable();
-        if (monitor.uring() != null) {
-            this.uring = new UringRequests(this, monitor.uring());
-            monitor.uring().setSink(uring);
-            this.ioUring = new IoUring(this, uring);
-        } else {
-            this.uring = null;
-            this.ioUring = null;
-        }
-        this.coScheduled = new CoScheduleQueue(this);
+        this.hasIoUring = monitor.uring() != null;
     }
 
     /** A context on the default fd monitor ({@link FdMonitorKind#fromSystemProperty()}). */
@@ -124,21 +133,10 @@ public final class AioContext implements AutoCloseable {
     /**
      * The context the calling thread runs, or null (QEMU qemu_get_current_aio_context). Inside a
      * coroutine: the current context of the thread that entered it (after
-     * {@link Coroutine#rescheduleSelf} the new one).
+     * {@code Coroutine.rescheduleSelf} the new one).
      */
     public static AioContext current() {
-        if (Thread.currentThread().isVirtual()) { // a coroutine runs on its own virtual thread
-            AioContext c = Coroutine.hostContextIfInCoroutine();
-            if (c != null) {
-                return c;
-            }
-        }
-        return CURRENT.get();
-    }
-
-    /** The calling platform thread's current context (callers know they are outside coroutines). */
-    static AioContext currentOutsideCoroutines() {
-        return CURRENT.get();
+        return LoopThreads.current();
     }
 
     /**
@@ -147,16 +145,16 @@ public final class AioContext implements AutoCloseable {
      */
     public void makeCurrent() {
         checkHome("makeCurrent()");
-        if (Coroutine.inCoroutine()) {
+        if (LoopThreads.inCoroutine()) {
             throw new IllegalStateException("makeCurrent() of context '" + name + "' inside a coroutine"
                     + " (expected the home thread outside coroutines)");
         }
-        AioContext cur = CURRENT.get();
+        AioContext cur = LoopThreads.currentOutsideCoroutines();
         if (cur != null && cur != this) {
             throw new IllegalStateException("thread '" + homeThread.getName() + "' already runs context '" + cur.name
                     + "' (expected no current context)");
         }
-        CURRENT.set(this);
+        LoopThreads.setCurrent(this);
     }
 
     /** The name given at creation. */
@@ -172,7 +170,7 @@ public final class AioContext implements AutoCloseable {
     /** Whether the caller is the home thread. */
     public boolean inHomeThread() {
         Thread t = Thread.currentThread();
-        return t == homeThread || t.isVirtual() && Coroutine.hostThread() == homeThread; // inside a coroutine: its host
+        return t == homeThread || t.isVirtual() && LoopThreads.hostThread() == homeThread; // inside a coroutine: its host
     }
 
     /** "io_uring", "poll" or "epoll": the monitor in use now (poll upgrades to epoll at 64 fds). */
@@ -186,16 +184,11 @@ public final class AioContext implements AutoCloseable {
     }
 
     void checkOpen() {
-        if (closed) {
-            throw new IllegalStateException("context '" + name + "' is closed");
-        }
+        ContextCore.checkOpen(this);
     }
 
     private void checkHome(String what) {
-        if (!inHomeThread()) {
-            throw new IllegalStateException(what + " of context '" + name + "' called from thread '"
-                    + Thread.currentThread().getName() + "' (expected its home thread '" + homeThread.getName() + "')");
-        }
+        ContextCore.checkHome(this, what);
     }
 
     // ------------------------------------------------------------------------------------------
@@ -240,19 +233,9 @@ public final class AioContext implements AutoCloseable {
         return loop.poll(blocking);
     }
 
-    /** Runs a CQE handler for UringRequests (see CallbackRunner). Home thread. */
-    void runCqeHandler(CqeHandler h, int res, int flags) {
-        callbacks.runCqeHandler(h, res, flags);
-    }
-
-    /** Reports a callback failure from the home thread. */
+    /** Reports a callback failure from the home thread (AioSource). */
     void reportCallbackError(String source, Throwable e) {
         callbacks.report(source, e);
-    }
-
-    /** Reports a failure met on another thread (a pool worker) through the home thread. */
-    void scheduleErrorReport(String source, Throwable e) {
-        callbacks.scheduleReport(source, e);
     }
 
     /** Replaces the handler of callback exceptions. Any thread. */
@@ -297,7 +280,7 @@ public final class AioContext implements AutoCloseable {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(callback, "callback");
         checkOpen();
-        return bhs.create(name, callback, guard, false);
+        return new BottomHalf(this, bhs.create(name, callback, guard == null ? null : guard.state, false));
     }
 
     /**
@@ -307,35 +290,7 @@ public final class AioContext implements AutoCloseable {
     public void scheduleOneShot(String name, Runnable callback) {
         Objects.requireNonNull(callback, "callback");
         checkOpen();
-        bhs.enqueue(bhs.create(name, callback, null, true), BottomHalf.SCHEDULED);
-    }
-
-    // ------------------------------------------------------------------------------------------
-    // Coroutines (QEMU aio_co_schedule, aio_co_enter)
-
-    /**
-     * Makes this context's home thread enter {@code co} in a coming poll() (QEMU
-     * aio_co_schedule). Scheduled coroutines run in the order they were scheduled, each entered
-     * with this context. Safe even before {@code co} has yielded: it runs on the home thread,
-     * which is busy until then if {@code co} runs there. Any thread.
-     *
-     * @throws IllegalStateException if {@code co} is already scheduled or sleeping (the message
-     *     names who scheduled it first), or this context is closed
-     */
-    public void coSchedule(Coroutine co) {
-        Objects.requireNonNull(co, "co");
-        coScheduled.schedule(co);
-    }
-
-    /**
-     * Enters {@code co} in this context (QEMU aio_co_enter): from another thread (or context) it
-     * is scheduled ({@link #coSchedule}); from inside a coroutine of this context it is queued and
-     * entered when the running coroutine yields or returns; otherwise it is entered now. Any
-     * thread; from this context, {@code co} must have yielded.
-     */
-    public void coEnter(Coroutine co) {
-        Objects.requireNonNull(co, "co");
-        Coroutine.coEnter(this, co);
+        bhs.create(name, callback, null, true).schedule(); // a node without a public face
     }
 
     // ------------------------------------------------------------------------------------------
@@ -352,7 +307,7 @@ public final class AioContext implements AutoCloseable {
         Objects.requireNonNull(scale, "scale");
         Objects.requireNonNull(callback, "callback");
         checkOpen();
-        return new Timer(timers.list(clock), scale, attributes, callback);
+        return new Timer(new TimerNode(timers.list(clock), callback), scale, attributes);
     }
 
     /** The current time of {@code clock} in ns. Any thread. */
@@ -433,59 +388,16 @@ public final class AioContext implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
-    // io_uring submission (QEMU aio_add_sqe)
+    // io_uring (the submission API is io.jaio.uring.IoUring.of(ctx))
 
-    /** Whether this context runs on io_uring, so {@link #addSqe} and {@link #ioUring()} work. Any thread. */
+    /** Whether this context runs on io_uring, so {@code IoUring.of(ctx)} works. Any thread. */
     public boolean hasIoUring() {
-        return uring != null;
+        return hasIoUring;
     }
 
     /** Why this context does not use io_uring (the kernel's answer, or the builder's choice), or null. */
     public String ioUringUnavailableReason() {
         return ioUringUnavailable;
-    }
-
-    void checkSubmit(String what) {
-        checkHome(what);
-        checkOpen();
-        if (uring == null) {
-            throw new IllegalStateException(what + " on context '" + name + "', which does not run on io_uring ("
-                    + ioUringUnavailable + "); check hasIoUring() first");
-        }
-    }
-
-    /**
-     * Submits one io_uring request (QEMU aio_add_sqe): {@code prep} fills the entry, and
-     * {@code handler} receives the completion on the home thread in a later poll(), never inside
-     * this call. The kernel sees the entry at the next poll() (or at once if the submission queue
-     * had to be flushed). Home thread only.
-     *
-     * @throws IllegalStateException without io_uring, on a closed context, or if {@code handler}
-     *     is still in flight
-     */
-    public void addSqe(SqePreparer prep, CqeHandler handler) {
-        Objects.requireNonNull(prep, "prep");
-        Objects.requireNonNull(handler, "handler");
-        checkSubmit("addSqe()");
-        Sqe sqe;
-        try {
-            sqe = uring.begin(handler);
-        } catch (ErrnoException e) {
-            throw new IllegalStateException("io_uring submission queue of context '" + name + "' stays full", e);
-        }
-        try {
-            prep.prepare(sqe);
-        } catch (RuntimeException | Error e) { // an Error too: a half-filled entry must not reach the kernel
-            uring.abort();
-            throw e;
-        }
-        uring.commit(handler);
-    }
-
-    /** Typed io_uring operations on this context. Home thread; throws without io_uring. */
-    public IoUring ioUring() {
-        checkSubmit("ioUring()");
-        return ioUring;
     }
 
     // ------------------------------------------------------------------------------------------
@@ -522,22 +434,13 @@ public final class AioContext implements AutoCloseable {
     }
 
     /**
-     * Sets the size limits of this context's thread pool (QEMU
-     * aio_context_set_thread_pool_params). Any thread.
+     * Sets the size limits of this context's thread pool ({@code io.jaio.block.ThreadPool.of},
+     * QEMU aio_context_set_thread_pool_params). Any thread.
      *
      * @throws IllegalArgumentException unless {@code 0 <= min <= max} and {@code max >= 1}
      */
     public void setThreadPoolParams(int min, int max) {
         params.setThreadPoolParams(min, max);
-    }
-
-    /**
-     * This context's thread pool, made on first use (QEMU aio_get_thread_pool). Home thread.
-     */
-    public ThreadPool threadPool() {
-        checkHome("threadPool()");
-        checkOpen();
-        return params.threadPool();
     }
 
     public int threadPoolMin() {
@@ -569,8 +472,7 @@ public final class AioContext implements AutoCloseable {
             throw new IllegalStateException("close() of context '" + name + "' from inside its own poll() (expected outside)");
         }
         List<String> leaks = new ArrayList<>();
-        params.closeThreadPool(leaks); // before 'closed': finishing workers still schedule the completion BH
-        coScheduled.close(leaks);
+        core.closeExtensions(leaks); // thread pool, then scheduled coroutines; before 'closed': finishing workers still schedule the completion BH
         closed = true;
         bhs.collectLeaks(leaks);
         timers.collectLeaks(leaks);
@@ -582,9 +484,7 @@ public final class AioContext implements AutoCloseable {
         table.monitor().close();
         wakeup.release();
         arena.close();
-        if (CURRENT.get() == this) {
-            CURRENT.remove();
-        }
+        LoopThreads.clearCurrent(this);
         if (!leaks.isEmpty()) {
             throw new IllegalStateException("context '" + name + "' closed with leaks: " + String.join("; ", leaks));
         }

@@ -3,6 +3,8 @@ package io.jaio;
 import java.lang.foreign.MemorySegment;
 
 import io.jaio.internal.fdmon.HandlerTable;
+import io.jaio.internal.loop.PollLoop;
+import io.jaio.internal.loop.Wakeup;
 import io.jaio.internal.fdmon.OuterWaitSet;
 import io.jaio.internal.fdmon.PollSet;
 import io.jaio.internal.fdmon.ReadyList;

@@ -1,7 +1,6 @@
 package io.jaio;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
+import io.jaio.internal.loop.BhNode;
 
 /**
  * A callback that any thread can schedule to run once on a context's home thread (QEMU's
@@ -18,60 +17,18 @@ import java.lang.invoke.VarHandle;
  * already begun (the run then still happens), as in QEMU.
  */
 public final class BottomHalf {
-    // Flag bits (QEMU BH_*), kept in one int updated atomically by any thread.
-    /** Queued on the context's list, waiting for the loop. */
-    static final int PENDING = 1;
-    /** Run the callback when dequeued. */
-    static final int SCHEDULED = 1 << 1;
-    /** Drop without running when dequeued. */
-    static final int DELETED = 1 << 2;
-    /** Drop after running. */
-    static final int ONESHOT = 1 << 3;
-    /** Scheduled "when idle". */
-    static final int IDLE = 1 << 4;
+    /** The queue's side: flags, list link, leak registry (io.jaio.internal.loop owns the queue). */
+    final BhNode node;
+    private final AioContext ctx;
 
-    static final VarHandle FLAGS;
-    static final VarHandle NEXT;
-
-    static {
-        try {
-            MethodHandles.Lookup l = MethodHandles.lookup();
-            FLAGS = l.findVarHandle(BottomHalf.class, "flags", int.class);
-            NEXT = l.findVarHandle(BottomHalf.class, "next", BottomHalf.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    final AioContext ctx;
-    /** The queue it is scheduled on: the context's own (a jcstress test drains a private one). */
-    final BhQueue queue;
-    final String name;
-    final Runnable callback;
-    final ReentrancyGuard guard;
-    /** PENDING | SCHEDULED | DELETED | ONESHOT | IDLE; accessed only through FLAGS. */
-    @SuppressWarnings("unused")
-    private int flags;
-    /** Link in the context's queue; see BhQueue for the protocol. Accessed through NEXT. */
-    @SuppressWarnings("unused")
-    private BottomHalf next;
-    // Leak registry links, guarded by the context's BhQueue registry lock.
-    BottomHalf regPrev;
-    BottomHalf regNext;
-    boolean registered;
-
-    BottomHalf(AioContext ctx, BhQueue queue, String name, Runnable callback, ReentrancyGuard guard, int initialFlags) {
+    BottomHalf(AioContext ctx, BhNode node) {
         this.ctx = ctx;
-        this.queue = queue;
-        this.name = name;
-        this.callback = callback;
-        this.guard = guard;
-        FLAGS.set(this, initialFlags); // published by the exchange that first enqueues it
+        this.node = node;
     }
 
     /** The name given at creation, used in leak reports and error messages. */
     public String name() {
-        return name;
+        return node.name();
     }
 
     /** The context this bottom half runs in. */
@@ -81,7 +38,7 @@ public final class BottomHalf {
 
     /** Runs the callback in a coming {@code poll()} of the context. Any thread. */
     public void schedule() {
-        queue.enqueue(this, SCHEDULED);
+        node.schedule();
     }
 
     /**
@@ -90,7 +47,7 @@ public final class BottomHalf {
      * them, even when nothing wakes it. Any thread.
      */
     public void scheduleIdle() {
-        queue.enqueue(this, SCHEDULED | IDLE);
+        node.scheduleIdle();
     }
 
     /**
@@ -98,7 +55,7 @@ public final class BottomHalf {
      * wake-up. Any thread.
      */
     public void cancel() {
-        FLAGS.getAndBitwiseAnd(this, ~SCHEDULED); // volatile RMW; pairs with the getAndBitwiseAnd in BhQueue.dequeue
+        node.cancel();
     }
 
     /**
@@ -107,17 +64,16 @@ public final class BottomHalf {
      * afterwards.
      */
     public void delete() {
-        queue.delete(this);
+        node.delete();
     }
 
     /** Whether a run is pending (scheduled and not yet started, cancelled or deleted). Any thread. */
     public boolean isScheduled() {
-        int f = (int) FLAGS.getAcquire(this); // pairs with the RMWs of enqueue/dequeue
-        return (f & (SCHEDULED | DELETED)) == SCHEDULED;
+        return node.isScheduled();
     }
 
     @Override
     public String toString() {
-        return "BottomHalf[" + name + "]";
+        return "BottomHalf[" + node.name() + "]";
     }
 }

@@ -3,6 +3,8 @@ package io.jaio;
 import java.util.Objects;
 import java.util.concurrent.CountDownLatch;
 
+import io.jaio.internal.loop.LoopThreads;
+
 /**
  * A thread that owns an {@link AioContext} and polls it until stopped (QEMU's {@code IOThread}).
  * The context is built on the new thread, which becomes its home thread and current context.
@@ -107,7 +109,7 @@ public final class IOThread implements AutoCloseable {
      *     reported leaks; the cause says which
      */
     public void stop() {
-        if (Coroutine.hostThread() == thread) {
+        if (LoopThreads.hostThread() == thread) {
             throw new IllegalStateException("IOThread '" + thread.getName() + "' cannot stop itself (expected another thread)");
         }
         if (stopping.compareAndSet(false, true)) {

@@ -1,5 +1,7 @@
 package io.jaio;
 
+import io.jaio.internal.loop.GuardState;
+
 /**
  * Marks a device as "in I/O" while one of its bottom halves runs (QEMU's
  * {@code MemReentrancyGuard}). The bottom half still runs when the guard is already engaged;
@@ -8,8 +10,8 @@ package io.jaio;
  * <p>Home thread of the context whose bottom halves use it.
  */
 public final class ReentrancyGuard {
-    private boolean engagedInIo;
-    private long reentries;
+    /** Engaged and restored by the loop around each guarded run. */
+    final GuardState state = new GuardState();
 
     /** A guard that is not engaged. */
     public ReentrancyGuard() {
@@ -17,24 +19,11 @@ public final class ReentrancyGuard {
 
     /** Whether a guarded bottom half is running right now. */
     public boolean isEngaged() {
-        return engagedInIo;
+        return state.isEngaged();
     }
 
     /** How many times a guarded bottom half started while the guard was already engaged. */
     public long reentries() {
-        return reentries;
-    }
-
-    boolean engage() {
-        boolean old = engagedInIo;
-        if (old) {
-            reentries++;
-        }
-        engagedInIo = true;
-        return old;
-    }
-
-    void restore(boolean old) {
-        engagedInIo = old;
+        return state.reentries();
     }
 }

@@ -1,7 +1,6 @@
 package io.jaio;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
+import io.jaio.internal.loop.TimerNode;
 
 /**
  * A timer of one context on one clock (QEMU's {@code QEMUTimer}). Made by
@@ -19,40 +18,20 @@ import java.lang.invoke.VarHandle;
  * bottom half there does.
  */
 public final class Timer {
-    private static final VarHandle EXPIRE;
-
-    static {
-        try {
-            EXPIRE = MethodHandles.lookup().findVarHandle(Timer.class, "expireNs", long.class);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
-    final TimerList list;
+    /** The list's side: deadline and heap index (io.jaio.internal.loop owns the heap). */
+    final TimerNode node;
     final TimerScale scale;
     final int attributes;
-    final Runnable callback;
-    /** Deadline in ns on the clock, or -1 when not armed. Written under the list lock with release. */
-    @SuppressWarnings("unused")
-    private long expireNs = -1;
-    /** Position in the list's heap, or -1; guarded by the list lock. */
-    int heapIndex = -1;
 
-    Timer(TimerList list, TimerScale scale, int attributes, Runnable callback) {
-        this.list = list;
+    Timer(TimerNode node, TimerScale scale, int attributes) {
+        this.node = node;
         this.scale = scale;
         this.attributes = attributes;
-        this.callback = callback;
-    }
-
-    void setExpire(long ns) {
-        EXPIRE.setRelease(this, ns); // pairs with getAcquire in expireTimeNs()
     }
 
     /** The clock this timer runs on. */
     public ClockType clock() {
-        return list.clock;
+        return node.clock();
     }
 
     /** The unit of {@link #mod} and {@link #modAnticipate}. */
@@ -67,27 +46,27 @@ public final class Timer {
 
     /** Arms (or re-arms) the timer to expire at {@code expireNs} on its clock; negative means 0. */
     public void modNs(long expireNs) {
-        list.mod(this, expireNs, false);
+        node.mod(expireNs, false);
     }
 
     /** {@link #modNs} with the deadline in this timer's scale: {@code expire * scale}. */
     public void mod(long expire) {
-        list.mod(this, scaled(expire), false);
+        node.mod(scaled(expire), false);
     }
 
     /** Arms the timer at {@code expireNs} unless it is already armed to expire no later. */
     public void modAnticipateNs(long expireNs) {
-        list.mod(this, expireNs, true);
+        node.mod(expireNs, true);
     }
 
     /** {@link #modAnticipateNs} with the deadline in this timer's scale. */
     public void modAnticipate(long expire) {
-        list.mod(this, scaled(expire), true);
+        node.mod(scaled(expire), true);
     }
 
     /** Disarms the timer; does nothing if it is not armed. */
     public void delete() {
-        list.delete(this);
+        node.delete();
     }
 
     /** Whether the timer is armed. */
@@ -97,7 +76,7 @@ public final class Timer {
 
     /** The deadline in ns on the clock, or -1 when the timer is not armed. */
     public long expireTimeNs() {
-        return (long) EXPIRE.getAcquire(this); // pairs with setRelease in setExpire()
+        return node.expireTimeNs();
     }
 
     /** QEMU timer_expired: armed and due at {@code now}, given in this timer's scale. */
@@ -116,6 +95,6 @@ public final class Timer {
 
     @Override
     public String toString() {
-        return "Timer[" + list.clock + ", expire=" + expireTimeNs() + "ns]";
+        return "Timer[" + node.clock() + ", expire=" + expireTimeNs() + "ns]";
     }
 }

@@ -13,6 +13,9 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
+import io.jaio.coroutine.CoMutex;
+import io.jaio.testing.CoTestSupport;
+import io.jaio.coroutine.Coroutine;
 
 /**
  * QEMU tests/unit/test-aio-multithread.c (spec 2.2) on five IOThreads, on every fd monitor.
@@ -98,7 +101,7 @@ class AioMultithreadStressTest {
         } else {
             countOther.incrementAndGet();
         }
-        ctx(n).coSchedule(co);
+        co.scheduleIn(ctx(n));
     }
 
     private void scheduleEntry() {
@@ -121,7 +124,7 @@ class AioMultithreadStressTest {
         createContexts(kind);
         running.set(NUM_CONTEXTS);
         for (int i = 0; i < NUM_CONTEXTS; i++) {
-            ctx(i).coSchedule(Coroutine.create(failures.guard(this::scheduleEntry)));
+            Coroutine.create(failures.guard(this::scheduleEntry)).scheduleIn(ctx(i));
         }
         // Each resumed coroutine wakes at most one parked coroutine before parking itself, so the
         // number in flight only shrinks (QEMU's run just idles once all are parked). The test's
@@ -164,7 +167,7 @@ class AioMultithreadStressTest {
         AtomicLong atomicCounter = new AtomicLong();
         running.set(nThreads);
         for (int i = 0; i < nThreads; i++) {
-            ctx(i).coSchedule(Coroutine.create(failures.guard(() -> mutexEntry(m, s, atomicCounter))));
+            Coroutine.create(failures.guard(() -> mutexEntry(m, s, atomicCounter))).scheduleIn(ctx(i));
         }
         CoTestSupport.awaitCondition(iterations + " iterations", () -> atomicCounter.get() >= iterations);
         nowStopping.set(true);

@@ -1,7 +1,7 @@
 package io.jaio;
 
-import static io.jaio.TestSupport.awaitCondition;
-import static io.jaio.TestSupport.joinOrDump;
+import static io.jaio.testing.TestSupport.awaitCondition;
+import static io.jaio.testing.TestSupport.joinOrDump;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -18,6 +18,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.EnumSource;
+import io.jaio.testing.TestSupport;
 
 /**
  * Four producer threads schedule bottom halves into one IOThread (about 1.3 million per fd

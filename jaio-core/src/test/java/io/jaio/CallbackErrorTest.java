@@ -15,6 +15,12 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.EnumSource;
+import io.jaio.coroutine.Coroutine;
+import io.jaio.uring.CqeHandler;
+import io.jaio.uring.IoUring;
+import io.jaio.testing.TestSupport;
+import io.jaio.block.ThreadPool;
+import io.jaio.testing.UringTestSupport;
 
 /**
  * An {@link Error} thrown by a callback propagates out of {@code poll()}, and no other work is
@@ -249,20 +255,20 @@ class CallbackErrorTest {
                     Coroutine.yield();
                     done[1] = true;
                 });
-                ctx.coEnter(b);
-                ctx.coEnter(c);
+                b.enterIn(ctx);
+                c.enterIn(ctx);
                 Coroutine a = Coroutine.create(() -> {
                     Coroutine.wake(b);
                     Coroutine.wake(c);
                     throw error;
                 });
-                Error e = assertThrows(Error.class, () -> ctx.coEnter(a));
+                Error e = assertThrows(Error.class, () -> a.enterIn(ctx));
                 assertSame(error, e, "the coroutine's Error itself propagates out of the enter");
                 assertTrue(done[0] && done[1], "the wake-ups queued by the thrower ran: b=" + done[0] + ", c=" + done[1]);
                 assertTrue(a.isDone());
                 assertFalse(Coroutine.inCoroutine(), "the home thread is back outside coroutines");
                 Coroutine d = Coroutine.create(() -> { }); // the trampoline still works
-                ctx.coEnter(d);
+                d.enterIn(ctx);
                 assertTrue(d.isDone());
             }
         }
@@ -275,13 +281,13 @@ class CallbackErrorTest {
             try (AioContext ctx = newContext()) {
                 Error error = err.get();
                 int[] runs = new int[2];
-                ctx.coSchedule(Coroutine.create(() -> {
+                Coroutine.create(() -> {
                     throw error;
-                }));
+                }).scheduleIn(ctx);
                 Coroutine b = Coroutine.create(() -> runs[0]++);
                 Coroutine c = Coroutine.create(() -> runs[1]++);
-                ctx.coSchedule(b);
-                ctx.coSchedule(c);
+                b.scheduleIn(ctx);
+                c.scheduleIn(ctx);
                 pollExpecting(ctx, error);
                 assertArrayEquals(new int[] {0, 0}, runs);
                 assertTrue(b.isScheduled(), "still claimed by the context's schedule, not lost");
@@ -290,7 +296,7 @@ class CallbackErrorTest {
                 assertFalse(b.isScheduled());
                 assertFalse(ctx.poll(false));
                 Coroutine d = Coroutine.create(() -> runs[0]++);
-                ctx.coSchedule(d); // scheduling still works
+                d.scheduleIn(ctx); // scheduling still works
                 assertTrue(ctx.poll(false));
                 assertEquals(2, runs[0]);
             }
@@ -303,11 +309,11 @@ class CallbackErrorTest {
         for (Supplier<Error> err : errors()) {
             AioContext ctx = newContext();
             Error error = err.get();
-            ctx.coSchedule(Coroutine.create(() -> {
+            Coroutine.create(() -> {
                 throw error;
-            }));
+            }).scheduleIn(ctx);
             Coroutine behind = Coroutine.create(() -> { });
-            ctx.coSchedule(behind);
+            behind.scheduleIn(ctx);
             pollExpecting(ctx, error);
             IllegalStateException leak = assertThrows(IllegalStateException.class, ctx::close);
             assertTrue(leak.getMessage().contains(behind + " was scheduled (coSchedule) but never entered"), leak.getMessage());
@@ -542,7 +548,7 @@ class CallbackErrorTest {
                     });
                 }
                 for (CqeHandler h : hs) {
-                    ctx.ioUring().nop(h);
+                    IoUring.of(ctx).nop(h);
                 }
                 Error e = assertThrows(Error.class, () -> TestSupport.pollUntil(ctx, "a completion", () -> thrown[0]));
                 assertSame(error, e);
@@ -552,7 +558,7 @@ class CallbackErrorTest {
                 for (CqeHandler h : hs) {
                     assertFalse(h.isInFlight(), "no handler stays in flight");
                 }
-                ctx.ioUring().nop(hs.get(0)); // a handler is reusable, the ring keeps working
+                IoUring.of(ctx).nop(hs.get(0)); // a handler is reusable, the ring keeps working
                 TestSupport.pollUntil(ctx, "a new completion", () -> calls[0] == 4);
             }
         }
@@ -568,7 +574,7 @@ class CallbackErrorTest {
                 Error error = err.get();
                 boolean[] thrown = new boolean[1];
                 long[] results = new long[3];
-                ThreadPool pool = ctx.threadPool();
+                ThreadPool pool = ThreadPool.of(ctx);
                 for (int i = 0; i < 3; i++) {
                     int k = i;
                     pool.submitCallable(() -> 10 + k, ret -> {

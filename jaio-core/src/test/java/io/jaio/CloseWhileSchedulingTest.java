@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.EnumSource;
+import io.jaio.testing.TestSupport;
 
 /**
  * A context closed while other threads keep scheduling into it: each of them gets a clear

@@ -1,6 +1,6 @@
 package io.jaio;
 
-import static io.jaio.TestSupport.drain;
+import static io.jaio.testing.TestSupport.drain;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -21,6 +21,8 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.EnumSource;
+import io.jaio.block.FileIoEngine;
+import io.jaio.block.FileIoEngines;
 
 /**
  * Faults injected into the system-call layer ({@link Faults}) on every fd monitor: the loop

@@ -1,10 +1,10 @@
 package io.jaio;
 
-import static io.jaio.TestSupport.awaitBlockedInWait;
-import static io.jaio.TestSupport.drain;
-import static io.jaio.TestSupport.drainPipe;
-import static io.jaio.TestSupport.joinOrDump;
-import static io.jaio.TestSupport.writeByte;
+import static io.jaio.testing.TestSupport.awaitBlockedInWait;
+import static io.jaio.testing.TestSupport.drain;
+import static io.jaio.testing.TestSupport.drainPipe;
+import static io.jaio.testing.TestSupport.joinOrDump;
+import static io.jaio.testing.TestSupport.writeByte;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -19,6 +19,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.Parameter;
 import org.junit.jupiter.params.ParameterizedClass;
 import org.junit.jupiter.params.provider.EnumSource;
+import io.jaio.testing.TestSupport;
 
 /**
  * fd handlers on real pipes (spec 1.7), on every fd monitor: registration changes made from

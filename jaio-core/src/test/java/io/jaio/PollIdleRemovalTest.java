@@ -1,8 +1,8 @@
 package io.jaio;
 
-import static io.jaio.TestSupport.drainPipe;
-import static io.jaio.TestSupport.pollUntil;
-import static io.jaio.TestSupport.writeByte;
+import static io.jaio.testing.TestSupport.drainPipe;
+import static io.jaio.testing.TestSupport.pollUntil;
+import static io.jaio.testing.TestSupport.writeByte;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -5,6 +5,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
+import io.jaio.coroutine.Coroutine;
 
 /**
  * The books of {@link SoakStressTest}: a counter per (kind, event) and the failures seen on any

@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import io.jaio.internal.sys.Errno;
 import io.jaio.internal.sys.Syscalls;
+import io.jaio.coroutine.Coroutine;
 
 /**
  * One IOThread of {@link SoakStressTest} and its event-loop primitives: reusable bottom halves,

@@ -14,6 +14,7 @@ import java.util.function.BooleanSupplier;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import io.jaio.testing.TestSupport;
 
 /**
  * A randomized, seeded soak of the whole event loop: four IOThreads on mixed fd monitors, two

@@ -11,6 +11,12 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import io.jaio.internal.sys.Errno;
+import io.jaio.coroutine.CoMutex;
+import io.jaio.coroutine.Coroutine;
+import io.jaio.uring.CqeHandler;
+import io.jaio.uring.IoUring;
+import io.jaio.block.ThreadPool;
+import io.jaio.block.ThreadPoolTask;
 
 /**
  * The home-thread work of one {@link SoakNode}: thread-pool jobs (some cancelled), io_uring
@@ -61,7 +67,7 @@ final class SoakWork {
             }
             s.wakes.incrementAndGet(); // before the wake: the resumed coroutine compares
             if (viaSchedule && !s.where.ctx.inHomeThread()) {
-                s.where.ctx.coSchedule(s.co);
+                s.co.scheduleIn(s.where.ctx);
                 ledger.count("co.wake.coSchedule");
             } else {
                 Coroutine.wake(s.co);
@@ -146,7 +152,7 @@ final class SoakWork {
 
     /** Submits up to {@code n} jobs. Home thread. */
     void submitJobs(int n) {
-        ThreadPool pool = node.ctx.threadPool();
+        ThreadPool pool = ThreadPool.of(node.ctx);
         for (int i = 0; i < n && jobs.size() < MAX_JOBS; i++) {
             Job j = new Job(((long) node.index << 40) | ++jobSeq);
             jobs.add(j);
@@ -233,10 +239,10 @@ final class SoakWork {
         r.isRead = node.homeRandom.nextBoolean();
         if (r.isRead) {
             r.offset = node.homeRandom.nextInt(FILE_BYTES - READ_BYTES);
-            node.ctx.ioUring().read(shared.fileFd, r.buf, r.offset, r);
+            IoUring.of(node.ctx).read(shared.fileFd, r.buf, r.offset, r);
             ledger.count("uring.submit.read");
         } else {
-            node.ctx.ioUring().nop(r);
+            IoUring.of(node.ctx).nop(r);
             ledger.count("uring.submit.nop");
         }
         ledger.count("uring.submit");
@@ -283,7 +289,7 @@ final class SoakWork {
         });
         shared.coroutinesAlive.incrementAndGet();
         ledger.count("co.create");
-        node.ctx.coEnter(s.co);
+        s.co.enterIn(node.ctx);
     }
 
     private void coBody(CoState s, int steps, java.util.Random r) {

@@ -1,8 +1,8 @@
 package io.jaio;
 
-import static io.jaio.TestSupport.awaitBlockedInWait;
-import static io.jaio.TestSupport.drain;
-import static io.jaio.TestSupport.joinOrDump;
+import static io.jaio.testing.TestSupport.awaitBlockedInWait;
+import static io.jaio.testing.TestSupport.drain;
+import static io.jaio.testing.TestSupport.joinOrDump;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;

@@ -1,7 +1,7 @@
 package io.jaio;
 
-import static io.jaio.UringTestSupport.pollUntil;
-import static io.jaio.UringTestSupport.uringContext;
+import static io.jaio.testing.UringTestSupport.pollUntil;
+import static io.jaio.testing.UringTestSupport.uringContext;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -10,6 +10,9 @@ import org.junit.jupiter.api.Test;
 
 import io.jaio.internal.sys.Errno;
 import io.jaio.internal.uring.Uring;
+import io.jaio.uring.CqeHandler;
+import io.jaio.uring.IoUring;
+import io.jaio.testing.UringTestSupport;
 
 /**
  * The experiment behind the io_uring fd monitor's one-shot POLL_ADD (see UringFdMonitor's
@@ -50,7 +53,7 @@ class UringPollModesTest {
         }
 
         void arm() {
-            ctx.addSqe(sqe -> sqe.opcode(Uring.OP_POLL_ADD).fd(fd).opFlags(POLLIN).len(pollFlags), this);
+            IoUring.of(ctx).addSqe(sqe -> sqe.opcode(Uring.OP_POLL_ADD).fd(fd).opFlags(POLLIN).len(pollFlags), this);
         }
 
         @Override
@@ -74,7 +77,7 @@ class UringPollModesTest {
     private static void barrier(AioContext ctx) {
         for (int k = 0; k < BARRIER_ROUND_TRIPS; k++) {
             UringTestSupport.Recorder nop = new UringTestSupport.Recorder();
-            ctx.ioUring().nop(nop);
+            IoUring.of(ctx).nop(nop);
             pollUntil(ctx, "NOP barrier " + k, () -> nop.calls > 0);
         }
     }
@@ -82,7 +85,7 @@ class UringPollModesTest {
     private static void cancelIfLive(AioContext ctx, CqeHandler h) {
         if (h.isInFlight()) {
             UringTestSupport.Recorder c = new UringTestSupport.Recorder();
-            ctx.ioUring().cancel(h, c);
+            IoUring.of(ctx).cancel(h, c);
             pollUntil(ctx, "cancel", () -> c.calls > 0 && !h.isInFlight());
         }
     }

@@ -16,7 +16,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import io.jaio.AioContext;
-import io.jaio.Coroutine;
+import io.jaio.coroutine.Coroutine;
 import io.jaio.ErrnoException;
 import io.jaio.FdMonitorKind;
 
@@ -94,10 +94,10 @@ public class CoroutineBenchmark {
         return co;
     }
 
-    /** AioContext.coSchedule of a yielded coroutine and the poll(false) that enters it. */
+    /** Coroutine.scheduleIn of a yielded coroutine and the poll(false) that enters it. */
     @Benchmark
     public boolean coScheduleAndPoll() {
-        ctx.coSchedule(scheduled);
+        scheduled.scheduleIn(ctx);
         return ctx.poll(false);
     }
 }

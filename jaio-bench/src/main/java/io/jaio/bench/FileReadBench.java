@@ -15,7 +15,7 @@ import java.util.concurrent.TimeUnit;
 import io.jaio.AioContext;
 import io.jaio.FdMonitorKind;
 import io.jaio.Fds;
-import io.jaio.FileIoEngines;
+import io.jaio.block.FileIoEngines;
 
 /**
  * 4 KiB random reads from one file, one benchmark thread, at queue depth 1 and 32, with O_DIRECT

@@ -5,7 +5,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.management.ManagementFactory;
 
 import io.jaio.AioContext;
-import io.jaio.FileIoEngine;
+import io.jaio.block.FileIoEngine;
 
 /**
  * A {@link FileReadBench} row on a jaio {@link FileIoEngine}: the benchmark thread is the

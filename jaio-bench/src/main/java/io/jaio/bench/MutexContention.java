@@ -6,8 +6,8 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
 import io.jaio.AioContext;
-import io.jaio.CoMutex;
-import io.jaio.Coroutine;
+import io.jaio.coroutine.CoMutex;
+import io.jaio.coroutine.Coroutine;
 import io.jaio.IOThread;
 
 /**

@@ -8,8 +8,8 @@ import java.util.function.Supplier;
 
 import io.jaio.AioContext;
 import io.jaio.ErrnoException;
-import io.jaio.ThreadPool;
-import io.jaio.ThreadPoolTask;
+import io.jaio.block.ThreadPool;
+import io.jaio.block.ThreadPoolTask;
 import io.netty.util.concurrent.DefaultEventExecutorGroup;
 import io.netty.util.concurrent.Future;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -34,7 +34,7 @@ import org.openjdk.jmh.annotations.Warmup;
  *
  * <ul>
  * <li>{@code jaio}: the benchmark thread builds a context in {@code @Setup(Level.Trial)} (so it
- *     is the home thread) and submits reusable {@link ThreadPoolTask}s to {@code ctx.threadPool()}
+ *     is the home thread) and submits reusable {@link ThreadPoolTask}s to {@code ThreadPool.of(ctx)}
  *     (QEMU defaults: 0..64 workers), then runs {@code ctx.poll(true)} until every
  *     {@code complete()} has run. Default fd monitor (poll).</li>
  * <li>{@code fj}: {@code CompletableFuture.supplyAsync(supplier, ForkJoinPool.commonPool())},
@@ -86,7 +86,7 @@ public class ThreadPoolBenchmark {
     @Setup(Level.Trial)
     public void setUp() throws ErrnoException {
         ctx = AioContext.builder().name("thread-pool-bench").build();
-        pool = ctx.threadPool();
+        pool = ThreadPool.of(ctx);
         tasks = new Task[BURST];
         for (int i = 0; i < BURST; i++) {
             tasks[i] = new Task(this);

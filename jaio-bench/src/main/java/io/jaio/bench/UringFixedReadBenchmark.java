@@ -7,11 +7,11 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 import io.jaio.AioContext;
-import io.jaio.CqeHandler;
+import io.jaio.uring.CqeHandler;
 import io.jaio.ErrnoException;
 import io.jaio.FdMonitorKind;
 import io.jaio.Fds;
-import io.jaio.IoUring;
+import io.jaio.uring.IoUring;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -135,7 +135,7 @@ public class UringFixedReadBenchmark {
             ctx.close();
             throw new IllegalStateException("io_uring unavailable: " + why);
         }
-        ring = ctx.ioUring();
+        ring = IoUring.of(ctx);
         fd = Fds.open(file.toString(), Fds.O_RDONLY | (direct ? Fds.O_DIRECT : 0), 0);
         arena = Arena.ofConfined();
         MemorySegment all = arena.allocate((long) ReadFile.BLOCK_BYTES * qd, 4096);

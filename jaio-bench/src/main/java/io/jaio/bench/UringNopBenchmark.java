@@ -3,10 +3,10 @@ package io.jaio.bench;
 import java.util.concurrent.TimeUnit;
 
 import io.jaio.AioContext;
-import io.jaio.CqeHandler;
+import io.jaio.uring.CqeHandler;
 import io.jaio.ErrnoException;
 import io.jaio.FdMonitorKind;
-import io.jaio.IoUring;
+import io.jaio.uring.IoUring;
 import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -80,7 +80,7 @@ public class UringNopBenchmark {
             ctx.close();
             throw new IllegalStateException("io_uring unavailable: " + why);
         }
-        ring = ctx.ioUring();
+        ring = IoUring.of(ctx);
         handlers = new Nop[batch];
         for (int i = 0; i < batch; i++) {
             handlers[i] = new Nop(this);

@@ -5,11 +5,11 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.TimeUnit;
 
 import io.jaio.AioContext;
-import io.jaio.CqeHandler;
+import io.jaio.uring.CqeHandler;
 import io.jaio.ErrnoException;
 import io.jaio.EventNotifier;
 import io.jaio.FdMonitorKind;
-import io.jaio.IoUring;
+import io.jaio.uring.IoUring;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -110,7 +110,7 @@ public class UringPollRearmBenchmark {
             ctx.close();
             throw new IllegalStateException("io_uring unavailable: " + why);
         }
-        ring = ctx.ioUring();
+        ring = IoUring.of(ctx);
         notifier = EventNotifier.create(false);
         arena = Arena.ofConfined();
         counter = arena.allocate(8, 8);

@@ -7,7 +7,7 @@ import io.jaio.AioContext;
 import io.jaio.BottomHalf;
 import io.jaio.ErrnoException;
 import io.jaio.Fds;
-import io.jaio.FileIoEngine;
+import io.jaio.block.FileIoEngine;
 import io.jaio.Sockets;
 
 import static io.jaio.nbd.Wire.BE_INT;

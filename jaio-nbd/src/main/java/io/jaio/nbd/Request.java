@@ -3,7 +3,7 @@ package io.jaio.nbd;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
-import io.jaio.FileIoEngine;
+import io.jaio.block.FileIoEngine;
 
 /**
  * One NBD request of a connection, reused for request after request: the parsed header, a

@@ -59,6 +59,8 @@ public final class UringFdMonitor implements FdMonitor {
     private final HandlerTable table;
     private final MemorySegment timeoutTs;
     private CqeSink sink;
+    /** Made by the first resources() call; home thread. */
+    private UringResources resources;
 
     // Pending registration changes, from any thread.
     private final Object pendingLock = new Object();
@@ -84,6 +86,17 @@ public final class UringFdMonitor implements FdMonitor {
 
     public void setSink(CqeSink sink) {
         this.sink = sink;
+    }
+
+    /**
+     * The ring's registered files and buffers, made on first use with {@code ctxName} for its
+     * messages (the submission API and the io_uring file engine share them). Home thread.
+     */
+    public UringResources resources(String ctxName) {
+        if (resources == null) {
+            resources = new UringResources(ring, ctxName);
+        }
+        return resources;
     }
 
     public Ring ring() {
@@ -394,7 +407,7 @@ public final class UringFdMonitor implements FdMonitor {
         s.set(JAVA_INT, sqe + Uring.SQE_OP_FLAGS, Uring.ASYNC_CANCEL_ANY | Uring.ASYNC_CANCEL_ALL);
         long deadline = System.nanoTime() + CLOSE_DRAIN_NS;
         ring.submit();
-        CqeSink saved = sink;
+        CqeSink saved = sink != null ? sink : NO_SINK; // no submission API was made: only the monitor's polls
         sink = new DiscardingSink(saved);
         try {
             while (pollsArmed + saved.inFlight() > 0) {
@@ -412,6 +425,36 @@ public final class UringFdMonitor implements FdMonitor {
             sink = saved;
         }
     }
+
+    /** Stands in for a missing sink while close drains the monitor's own requests. */
+    private static final CqeSink NO_SINK = new CqeSink() {
+        @Override
+        public void onCqe(long userData, int res, int flags) {
+        }
+
+        @Override
+        public boolean dispatch() {
+            return false;
+        }
+
+        @Override
+        public boolean hasReady() {
+            return false;
+        }
+
+        @Override
+        public int inFlight() {
+            return 0;
+        }
+
+        @Override
+        public void dropReady() {
+        }
+
+        @Override
+        public void abandonAll() {
+        }
+    };
 
     /** Counts completions down during close without queueing their handlers. */
     private static final class DiscardingSink implements CqeSink {

@@ -1,0 +1,56 @@
+package io.jaio.block;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * Asynchronous file I/O at an offset, completed on a context's home thread: the small interface
+ * block servers (jaio-nbd) are written against. Two engines implement it:
+ * {@link FileIoEngines#ioUring} (requests on the context's ring) and
+ * {@link FileIoEngines#threadPool} (positional system calls on the context's thread pool, for
+ * kernels without io_uring).
+ *
+ * <p>Contract for every operation:
+ * <ul>
+ * <li>{@code done.complete(result)} is called exactly once, on the home thread, never inside the
+ *     call that started the operation; {@code result} is {@code >= 0} on success (bytes for read
+ *     and write, 0 otherwise) or {@code -errno}.</li>
+ * <li>Reads and writes transfer the whole buffer: short transfers are continued internally; a
+ *     read past the end of the file fills the rest of the buffer with zeroes and succeeds.</li>
+ * <li>Buffers are native memory that stays alive until the completion. With O_DIRECT, buffer
+ *     address, length and offset must be aligned to the device's logical block size (usually 512
+ *     or 4096); a misaligned request completes with {@code -EINVAL}.</li>
+ * <li>Bad arguments (heap buffer, negative offset or length, offset + length overflowing) throw
+ *     {@link IllegalArgumentException} before anything starts.</li>
+ * </ul>
+ *
+ * <p>Threading: home thread of the engine's context only.
+ */
+public interface FileIoEngine {
+    /** Receives the result of one operation. Reusable: the engine keeps no reference after calling it. */
+    @FunctionalInterface
+    interface Completion {
+        /** @param result bytes transferred, 0, or {@code -errno} */
+        void complete(long result);
+    }
+
+    /** "io_uring" or "threads". */
+    String name();
+
+    /** Reads {@code buf.byteSize()} bytes at {@code offset} into {@code buf}. */
+    void read(int fd, long offset, MemorySegment buf, Completion done);
+
+    /** Writes {@code buf} at {@code offset}; with {@code fua} the data is durable (RWF_DSYNC) before completion. */
+    void write(int fd, long offset, MemorySegment buf, boolean fua, Completion done);
+
+    /** Makes written data durable (fdatasync). */
+    void flush(int fd, Completion done);
+
+    /** Deallocates a range (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): it then reads as zeroes. */
+    void discard(int fd, long offset, long length, Completion done);
+
+    /**
+     * Makes a range read as zeroes: FALLOC_FL_ZERO_RANGE, or, with {@code mayUnmap}, a hole punch;
+     * falls back to writing zeroes where the file system supports neither.
+     */
+    void writeZeroes(int fd, long offset, long length, boolean mayUnmap, Completion done);
+}

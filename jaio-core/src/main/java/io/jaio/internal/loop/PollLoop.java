@@ -1,0 +1,232 @@
+package io.jaio.internal.loop;
+
+import java.util.Arrays;
+
+import io.jaio.AioContext;
+import io.jaio.ErrnoException;
+
+import io.jaio.internal.fdmon.AioHandler;
+import io.jaio.internal.fdmon.FdMonitor;
+import io.jaio.internal.fdmon.HandlerTable;
+import io.jaio.internal.fdmon.PollSet;
+import io.jaio.internal.fdmon.ReadyList;
+import io.jaio.internal.sys.Errno;
+import io.jaio.internal.sys.Structs;
+
+/**
+ * One iteration of a context's loop (QEMU {@code util/aio-posix.c}: aio_poll,
+ * aio_compute_timeout, aio_dispatch_ready_handlers, aio_dispatch_handler), phase by phase as
+ * docs/poll-loop.md describes it, and the nesting depth it shares with {@link io.jaio.AioSource}'s
+ * dispatch.
+ *
+ * <p>Implementation notes. Each nesting depth has its own {@link ReadyList}, made once and
+ * reused, so an iteration allocates nothing; {@code readyLists.length >= depth} always holds.
+ * The wake-up protocol (phases 5, 7 and 8) is {@link Wakeup}'s; this class only calls it in order.
+ *
+ * <p>Threading: home thread only. {@link AioContext#poll} checks the thread and that the context
+ * is open before it calls {@link #poll}.
+ */
+public final class PollLoop {
+    private final AioContext ctx;
+    private final HandlerTable table;
+    private final PollSet pollSet;
+    private final BhQueue bhs;
+    private final TimerListGroup timers;
+    private final Wakeup wakeup;
+    private final CallbackRunner callbacks;
+
+    /** The nesting depth of poll() and outer-loop dispatch calls now running (0 = none). */
+    private int depth;
+    private ReadyList[] readyLists = new ReadyList[4];
+
+    public PollLoop(AioContext ctx, HandlerTable table, PollSet pollSet, BhQueue bhs, TimerListGroup timers, Wakeup wakeup,
+            CallbackRunner callbacks) {
+        this.ctx = ctx;
+        this.table = table;
+        this.pollSet = pollSet;
+        this.bhs = bhs;
+        this.timers = timers;
+        this.wakeup = wakeup;
+        this.callbacks = callbacks;
+        for (int i = 0; i < readyLists.length; i++) {
+            readyLists[i] = new ReadyList();
+        }
+    }
+
+    /** QEMU aio_poll; see {@link AioContext#poll}. */
+    public boolean poll(boolean blocking) {
+        int d = depth;
+        if (d == readyLists.length) {
+            growReadyLists();
+        }
+        ReadyList ready = readyLists[d];
+        depth = d + 1;
+        boolean progress;
+        try {
+            progress = pollLocked(ready, blocking, d + 1);
+        } finally {
+            depth = d;
+        }
+        return progress | timers.run();
+    }
+
+    private void growReadyLists() {
+        int d = readyLists.length;
+        readyLists = Arrays.copyOf(readyLists, d * 2);
+        for (int i = d; i < readyLists.length; i++) {
+            readyLists[i] = new ReadyList();
+        }
+    }
+
+    private boolean pollLocked(ReadyList ready, boolean blocking, int myDepth) {
+        long pollMaxNs = pollSet.maxNs();
+        long start = pollMaxNs != 0 ? System.nanoTime() : 0;
+        boolean outerWindow = wakeup.openWaitWindow(); // callbacks from here to the wait must wake the loop themselves
+        boolean useNotifyMe = false;
+        boolean progress;
+        // An Error from io_poll, io_poll_begin or io_poll_end must not leave the window open or
+        // notifyMe raised: every later notify would then write the eventfd. Hence the finally.
+        try {
+            ready.timeoutNs = blocking ? computeTimeoutNs() : 0;
+            FdMonitor monitor = table.monitor();
+            progress = pollSet.tryPollMode(ready, monitor);
+            assert !(ready.timeoutNs != 0 && progress) : "progress with a non-zero timeout";
+
+            useNotifyMe = ready.timeoutNs != 0;
+            if (useNotifyMe && wakeup.announceBlocking()) { // notifyMe += 2, then read notified
+                ready.timeoutNs = 0;
+            }
+            if (ready.timeoutNs != 0 || monitor.needWait()) {
+                if (ready.timeoutNs != 0) {
+                    // Leave poll mode only when about to block (QEMU 816a430c51).
+                    progress |= pollSet.setStarted(ready, false);
+                }
+                try {
+                    monitor.wait(ready, ready.timeoutNs, myDepth);
+                } catch (ErrnoException e) {
+                    callbacks.report("fd monitor " + monitor.name(), e);
+                }
+            }
+        } finally {
+            wakeup.closeWaitWindow(outerWindow);
+            if (useNotifyMe) {
+                wakeup.endBlocking(); // notifyMe -= 2
+            }
+        }
+        wakeup.accept(); // before the bottom-half queue's exchange below
+        long blockNs = pollMaxNs != 0 ? System.nanoTime() - start : 0;
+
+        progress |= table.monitor().dispatch();
+        progress |= bhs.poll();
+        progress |= dispatchReadyHandlers(ready, blockNs);
+        if (myDepth == 1 && table.takeDeletedPending()) {
+            pollSet.purgeDeleted(); // QEMU aio_free_deleted_handlers: only the outermost call frees
+        }
+        return progress;
+    }
+
+    /** QEMU aio_compute_timeout: 0 if work is pending, else the nearest deadline (-1 = none). */
+    public long computeTimeoutNs() {
+        if (table.monitor().hasPendingDispatch()) {
+            return 0; // reaped completions wait for dispatch (QEMU would sleep on them in a nested poll)
+        }
+        long t = bhs.timeoutNs();
+        if (t == 0) {
+            return 0;
+        }
+        long deadline = timers.deadlineNs();
+        if (deadline == 0) {
+            return 0;
+        }
+        return PollSet.soonest(t, deadline);
+    }
+
+    public boolean dispatchReadyHandlers(ReadyList ready, long blockNs) {
+        boolean progress = false;
+        AioHandler node;
+        while ((node = ready.pop()) != null) { // bounded: nothing adds to this list while we drain it
+            progress |= dispatchHandler(node);
+            if (pollSet.maxNs() != 0 && node.inPollSet) {
+                pollSet.adjust(node, blockNs); // after dispatch, so a handler that just joined grows at once
+            }
+        }
+        return progress;
+    }
+
+    /** QEMU aio_dispatch_handler. */
+    private boolean dispatchHandler(AioHandler node) {
+        int raw = node.revents;
+        int revents = raw & node.events;
+        node.revents = 0;
+        boolean pollReady = node.pollReady;
+        node.pollReady = false;
+
+        if ((raw & Structs.POLLNVAL) != 0) {
+            onClosedFd(node);
+            return false;
+        }
+        if (!node.isDeleted() && !node.inPollSet && node.ioPoll != null) {
+            pollSet.join(node); // handlers join userspace polling once they have been ready
+        }
+        if (!node.isDeleted() && pollReady && revents == 0 && node.ioPollReady != null) {
+            pollSet.unlink(node); // a nested poll() inside io_poll_ready must not poll it again (QEMU 6d740fb01b)
+            try {
+                callbacks.run(node.ioPollReady, "io_poll_ready", node.fd);
+            } finally { // after an Error too: out of the poll set, userspace polling would forget it
+                if (!node.isDeleted()) {
+                    pollSet.link(node);
+                }
+            }
+            return !node.contextNotifier;
+        }
+        boolean progress = false;
+        if (!node.isDeleted() && (revents & AioHandler.READ_EVENTS) != 0 && node.ioRead != null) {
+            callbacks.run(node.ioRead, "io_read", node.fd);
+            progress = !node.contextNotifier;
+        }
+        if (!node.isDeleted() && (revents & AioHandler.WRITE_EVENTS) != 0 && node.ioWrite != null) {
+            callbacks.run(node.ioWrite, "io_write", node.fd);
+            progress = true;
+        }
+        return progress;
+    }
+
+    /** poll(2) said POLLNVAL: the fd was closed while registered. Report it and drop the handler. */
+    private void onClosedFd(AioHandler node) {
+        if (node.isDeleted() || table.lookup(node.fd) != node) {
+            return;
+        }
+        callbacks.report("fd handler of fd " + node.fd, new ErrnoException("poll(fd=" + node.fd
+                + ") [the fd was closed while still registered; its handler was removed]", Errno.EBADF));
+        ctx.removeFdHandler(node.fd);
+    }
+
+    // ---- nesting, shared with AioSource.dispatch() ----
+
+    /** The nesting depth of poll() and outer-loop dispatch calls now running (0 = none). */
+    public int depth() {
+        return depth;
+    }
+
+    /** Enters one nesting level for an outer-loop dispatch, as poll() does; returns the previous depth. */
+    public int enterDispatch() {
+        int d = depth;
+        if (d == readyLists.length) { // keep poll()'s invariant: readyLists.length >= depth
+            growReadyLists();
+        }
+        depth = d + 1;
+        return d;
+    }
+
+    /** Leaves the level entered by {@link #enterDispatch()}. */
+    public void exitDispatch(int previousDepth) {
+        depth = previousDepth;
+    }
+
+    /** close(): forgets every handler still on a ready list. */
+    public void clear() {
+        for (ReadyList r : readyLists) {
+            r.clear();
+        }
+    }
+}

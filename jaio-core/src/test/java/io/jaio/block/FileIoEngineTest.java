@@ -1,0 +1,515 @@
+package io.jaio.block;
+
+import static io.jaio.testing.TestSupport.pattern;
+import static io.jaio.testing.UringTestSupport.pollUntil;
+import static java.lang.foreign.ValueLayout.JAVA_BYTE;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.function.Consumer;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import io.jaio.internal.sys.Errno;
+import io.jaio.internal.sys.Syscalls;
+import io.jaio.AioContext;
+import io.jaio.ErrnoException;
+import io.jaio.FdMonitorKind;
+import io.jaio.Fds;
+import io.jaio.testing.UringTestSupport;
+
+/**
+ * The {@link FileIoEngine} contract, run on both engines ({@code io_uring} and {@code threads})
+ * with real files: whole-buffer transfers, zero-fill past the end of file, durability calls,
+ * hole punching and zeroing (with the write fallback), exactly one completion per operation and
+ * never inside the call, bad arguments. Then io_uring-only cases: short transfers continued on
+ * pipes, and the request pool staying flat in steady state.
+ *
+ * <p>The io_uring variant is skipped, with the reason printed, where the kernel refuses io_uring;
+ * the thread-pool variant is skipped while that engine is a stub throwing
+ * UnsupportedOperationException, and runs as soon as it is implemented.
+ */
+class FileIoEngineTest {
+    @TempDir
+    Path dir;
+
+    /** Records one operation's completions; flags a completion that ran inside the starting call. */
+    static final class Result implements FileIoEngine.Completion {
+        boolean starting;
+        boolean synchronous;
+        int calls;
+        long result = Long.MIN_VALUE;
+
+        @Override
+        public void complete(long r) {
+            synchronous |= starting;
+            calls++;
+            result = r;
+        }
+    }
+
+    private static AioContext context() throws ErrnoException {
+        return AioContext.builder().name("file-io-test").fdMonitor(FdMonitorKind.IO_URING).build();
+    }
+
+    private static FileIoEngine engine(AioContext ctx, String kind) {
+        if (kind.equals("io_uring")) {
+            if (!ctx.hasIoUring()) {
+                System.out.println("SKIPPED: io_uring unavailable: " + ctx.ioUringUnavailableReason());
+                Assumptions.assumeTrue(false, "io_uring unavailable: " + ctx.ioUringUnavailableReason());
+            }
+            return FileIoEngines.ioUring(ctx);
+        }
+        return FileIoEngines.threadPool(ctx);
+    }
+
+    private static void skipIfStub(FileIoEngine e, UnsupportedOperationException stub) {
+        String why = "engine '" + e.name() + "' is not implemented yet (" + stub.getMessage() + ")";
+        System.out.println("SKIPPED: " + why);
+        Assumptions.assumeTrue(false, why);
+    }
+
+    /**
+     * Starts {@code op}, checks it did not complete inside the call, polls until it completes and
+     * checks that it completed exactly once. Returns the result.
+     */
+    private static long run(AioContext ctx, FileIoEngine e, String what, Consumer<FileIoEngine.Completion> op) {
+        Result r = new Result();
+        r.starting = true;
+        try {
+            op.accept(r);
+        } catch (UnsupportedOperationException stub) {
+            skipIfStub(e, stub);
+        } finally {
+            r.starting = false;
+        }
+        assertFalse(r.synchronous, what + " completed inside the call that started it");
+        pollUntil(ctx, what, () -> r.calls > 0);
+        for (int i = 0; i < 3; i++) {
+            ctx.poll(false);
+        }
+        assertEquals(1, r.calls, what + " completions");
+        return r.result;
+    }
+
+    private static void assertRefused(FileIoEngine e, String mustName, Executable call) {
+        IllegalArgumentException iae = null;
+        try {
+            iae = assertThrows(IllegalArgumentException.class, call);
+        } catch (org.opentest4j.AssertionFailedError f) {
+            if (f.getCause() instanceof UnsupportedOperationException stub) {
+                skipIfStub(e, stub);
+            }
+            throw f;
+        }
+        assertTrue(iae.getMessage().contains(mustName), "message '" + iae.getMessage() + "' does not name " + mustName);
+    }
+
+    private static MemorySegment copyOf(Arena a, byte[] data) {
+        MemorySegment m = a.allocate(Math.max(1, data.length)).asSlice(0, data.length);
+        MemorySegment.copy(data, 0, m, JAVA_BYTE, 0, data.length);
+        return m;
+    }
+
+    private int openFile(String name, byte[] content) throws Exception {
+        Path f = dir.resolve(name);
+        Files.write(f, content);
+        return Fds.open(f.toString(), Fds.O_RDWR, 0);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void readFillsTheWholeBuffer(String kind) throws Exception {
+        byte[] data = pattern(40_000, 1);
+        int fd = openFile("r", data);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            MemorySegment buf = a.allocate(20_000);
+            assertEquals(20_000L, run(ctx, e, "read", c -> e.read(fd, 3000, buf, c)));
+            assertArrayEquals(Arrays.copyOfRange(data, 3000, 23_000), buf.toArray(JAVA_BYTE));
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void readPastEndOfFileZeroFillsTheRestAndSucceeds(String kind) throws Exception {
+        byte[] data = pattern(6000, 2);
+        int fd = openFile("eof", data);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            MemorySegment buf = a.allocate(8192).fill((byte) 0xFF);
+            assertEquals(8192L, run(ctx, e, "read across EOF", c -> e.read(fd, 4096, buf, c)));
+            byte[] want = new byte[8192];
+            System.arraycopy(data, 4096, want, 0, 6000 - 4096);
+            assertArrayEquals(want, buf.toArray(JAVA_BYTE));
+
+            buf.fill((byte) 0xFF);
+            assertEquals(8192L, run(ctx, e, "read beyond EOF", c -> e.read(fd, 1 << 20, buf, c)));
+            assertArrayEquals(new byte[8192], buf.toArray(JAVA_BYTE));
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void writesAndFuaWritesReadBackThroughFileChannel(String kind) throws Exception {
+        Path f = dir.resolve("w");
+        byte[] d1 = pattern(5000, 3);
+        byte[] d2 = pattern(3000, 4);
+        int fd = Fds.open(f.toString(), Fds.O_RDWR | Fds.O_CREAT, 0644);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            assertEquals(5000L, run(ctx, e, "write", c -> e.write(fd, 0, copyOf(a, d1), false, c)));
+            assertEquals(3000L, run(ctx, e, "FUA write", c -> e.write(fd, 8192, copyOf(a, d2), true, c)));
+            assertEquals(0L, run(ctx, e, "flush", c -> e.flush(fd, c)));
+        } finally {
+            Fds.close(fd);
+        }
+        byte[] all = Files.readAllBytes(f);
+        assertEquals(8192 + 3000, all.length);
+        assertArrayEquals(d1, Arrays.copyOfRange(all, 0, 5000));
+        assertArrayEquals(new byte[8192 - 5000], Arrays.copyOfRange(all, 5000, 8192));
+        assertArrayEquals(d2, Arrays.copyOfRange(all, 8192, all.length));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void discardAndWriteZeroesMakeRangesReadAsZeroesAndKeepTheSize(String kind) throws Exception {
+        byte[] data = new byte[256 * 1024];
+        Arrays.fill(data, (byte) 0xCD);
+        Path f = dir.resolve("z");
+        int fd = openFile("z", data);
+        try (AioContext ctx = context()) {
+            FileIoEngine e = engine(ctx, kind);
+            assertEquals(0L, run(ctx, e, "discard", c -> e.discard(fd, 4096, 8192, c)));
+            assertEquals(0L, run(ctx, e, "writeZeroes", c -> e.writeZeroes(fd, 65536, 4096 * 3, false, c)));
+            assertEquals(0L, run(ctx, e, "writeZeroes(mayUnmap)", c -> e.writeZeroes(fd, 131072, 40_000, true, c)));
+        } finally {
+            Fds.close(fd);
+        }
+        byte[] all = Files.readAllBytes(f);
+        assertEquals(data.length, all.length);
+        for (int i = 0; i < all.length; i++) {
+            boolean zero = (i >= 4096 && i < 4096 + 8192) || (i >= 65536 && i < 65536 + 4096 * 3)
+                    || (i >= 131072 && i < 131072 + 40_000);
+            assertEquals(zero ? 0 : (byte) 0xCD, all[i], "byte " + i);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void writeZeroesWritesZeroesWhereTheFileSystemCannotZeroARange(String kind) throws Exception {
+        Path shm = Path.of("/dev/shm");
+        Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm), "no writable /dev/shm");
+        Path f = Files.createTempFile(shm, "jaio-zero", ".img");
+        int size = 4 << 20;
+        byte[] data = new byte[size];
+        Arrays.fill(data, (byte) 0xCD);
+        Files.write(f, data);
+        int fd = Fds.open(f.toString(), Fds.O_RDWR, 0);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            int probe = Syscalls.fallocate(a.allocate(64), fd, Syscalls.FALLOC_FL_ZERO_RANGE, 0, 4096);
+            if (probe != -Errno.EOPNOTSUPP) {
+                System.out.println("SKIPPED: /dev/shm answers FALLOC_FL_ZERO_RANGE with " + probe + ", not EOPNOTSUPP");
+            }
+            Assumptions.assumeTrue(probe == -Errno.EOPNOTSUPP, "/dev/shm supports ZERO_RANGE: no fallback to test");
+            FileIoEngine e = engine(ctx, kind);
+            long off = 1000;
+            long len = (5L << 19) + 123; // 2.5 MiB + 123: several chunks of the zero buffer, the last one short
+            assertEquals(0L, run(ctx, e, "writeZeroes fallback", c -> e.writeZeroes(fd, off, len, false, c)));
+            byte[] all = Files.readAllBytes(f);
+            assertEquals(size, all.length);
+            for (int i = 0; i < size; i++) {
+                assertEquals(i >= off && i < off + len ? 0 : (byte) 0xCD, all[i], "byte " + i);
+            }
+        } finally {
+            Fds.close(fd);
+            Files.deleteIfExists(f);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void emptyOperationsStillCompleteLaterAndOnce(String kind) throws Exception {
+        int fd = openFile("empty", new byte[100]);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            MemorySegment none = a.allocate(8).asSlice(0, 0);
+            assertEquals(0L, run(ctx, e, "empty read", c -> e.read(fd, 0, none, c)));
+            assertEquals(0L, run(ctx, e, "empty write", c -> e.write(fd, 0, none, false, c)));
+            assertEquals(0L, run(ctx, e, "empty discard", c -> e.discard(fd, 0, 0, c)));
+            assertEquals(0L, run(ctx, e, "empty writeZeroes", c -> e.writeZeroes(fd, 0, 0, false, c)));
+            assertEquals(100L, Fds.size(fd));
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void badArgumentsThrowNamingTheValueAndStartNothing(String kind) throws Exception {
+        int fd = openFile("bad", new byte[100]);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            Result r = new Result();
+            MemorySegment buf = a.allocate(16);
+            assertRefused(e, "heap", () -> e.read(fd, 0, MemorySegment.ofArray(new byte[16]), r));
+            assertRefused(e, "heap", () -> e.write(fd, 0, MemorySegment.ofArray(new byte[16]), false, r));
+            assertRefused(e, "-7", () -> e.read(fd, -7, buf, r));
+            assertRefused(e, "-8", () -> e.write(fd, -8, buf, true, r));
+            assertRefused(e, "-9", () -> e.discard(fd, 0, -9, r));
+            assertRefused(e, "-10", () -> e.writeZeroes(fd, -10, 5, false, r));
+            long nearMax = Long.MAX_VALUE - 10;
+            assertRefused(e, String.valueOf(nearMax), () -> e.read(fd, nearMax, buf, r));
+            assertRefused(e, String.valueOf(nearMax), () -> e.discard(fd, nearMax, 11, r));
+            assertRefused(e, String.valueOf(nearMax), () -> e.writeZeroes(fd, nearMax, 100, true, r));
+            assertEquals(0L, run(ctx, e, "flush after refused calls", c -> e.flush(fd, c)));
+            assertEquals(0, r.calls, "a refused operation completed");
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void operationsOnAnFdThatIsNotOpenCompleteWithEbadf(String kind) throws Exception {
+        int fd = 999_998;
+        assertFalse(Fds.isOpen(fd));
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            MemorySegment buf = a.allocate(512);
+            assertEquals(-Errno.EBADF, run(ctx, e, "read", c -> e.read(fd, 0, buf, c)));
+            assertEquals(-Errno.EBADF, run(ctx, e, "write", c -> e.write(fd, 0, buf, false, c)));
+            assertEquals(-Errno.EBADF, run(ctx, e, "flush", c -> e.flush(fd, c)));
+            assertEquals(-Errno.EBADF, run(ctx, e, "discard", c -> e.discard(fd, 0, 512, c)));
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void misalignedODirectBufferCompletesWithEinval(String kind) throws Exception {
+        int fd = UringTestSupport.ODirect.openOrSkip("engine-" + kind);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            MemorySegment block = a.allocate(8192, 4096);
+            assertEquals(4096L, run(ctx, e, "aligned O_DIRECT read", c -> e.read(fd, 0, block.asSlice(0, 4096), c)));
+            assertEquals(0x11, block.get(JAVA_BYTE, 0));
+            assertEquals(-Errno.EINVAL, run(ctx, e, "misaligned O_DIRECT read", c -> e.read(fd, 0, block.asSlice(1, 4096), c)));
+        } finally {
+            UringTestSupport.ODirect.closeAndDelete(fd);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void manyConcurrentOperationsEachCompleteOnce(String kind) throws Exception {
+        int n = 200;
+        int block = 4096;
+        Path f = dir.resolve("many");
+        byte[] data = pattern(n * block, 5);
+        int fd = Fds.open(f.toString(), Fds.O_RDWR | Fds.O_CREAT, 0644);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            MemorySegment src = copyOf(a, data);
+            MemorySegment dst = a.allocate(data.length);
+            Result[] rs = new Result[n];
+            try {
+                for (int i = 0; i < n; i++) {
+                    rs[i] = new Result();
+                    e.write(fd, (long) i * block, src.asSlice((long) i * block, block), false, rs[i]);
+                }
+            } catch (UnsupportedOperationException stub) {
+                skipIfStub(e, stub);
+            }
+            pollUntil(ctx, n + " writes", () -> Arrays.stream(rs).allMatch(r -> r.calls > 0));
+            for (int i = n - 1; i >= 0; i--) {
+                assertEquals(block, rs[i].result);
+                rs[i] = new Result();
+                e.read(fd, (long) i * block, dst.asSlice((long) i * block, block), rs[i]);
+            }
+            pollUntil(ctx, n + " reads", () -> Arrays.stream(rs).allMatch(r -> r.calls > 0));
+            ctx.poll(false);
+            for (Result r : rs) {
+                assertEquals(1, r.calls);
+                assertEquals(block, r.result);
+            }
+            assertArrayEquals(data, dst.toArray(JAVA_BYTE));
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"io_uring", "threads"})
+    void aCompletionMayStartTheNextOperation(String kind) throws Exception {
+        int fd = openFile("chain", pattern(64 * 1024, 6));
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = engine(ctx, kind);
+            MemorySegment buf = a.allocate(1024);
+            int[] done = {0};
+            long[] firstError = {0};
+            FileIoEngine.Completion next = new FileIoEngine.Completion() {
+                @Override
+                public void complete(long result) {
+                    if (result != 1024 && firstError[0] == 0) {
+                        firstError[0] = result == 0 ? Long.MIN_VALUE : result;
+                    }
+                    if (++done[0] < 64) {
+                        e.read(fd, done[0] * 1024L, buf, this);
+                    }
+                }
+            };
+            try {
+                e.read(fd, 0, buf, next);
+            } catch (UnsupportedOperationException stub) {
+                skipIfStub(e, stub);
+            }
+            pollUntil(ctx, "64 chained reads", () -> done[0] == 64);
+            assertEquals(0, firstError[0]);
+            if (e instanceof UringFileIoEngine u) {
+                assertEquals(16, u.requestsCreated(), "sequential operations grew the request pool");
+            }
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    // ---- io_uring only: short transfers on pipes, the request pool ----
+
+    private static FileIoEngine uringEngine(AioContext ctx) {
+        return engine(ctx, "io_uring");
+    }
+
+    @Test
+    void uringEngineContinuesAShortReadAndZeroFillsAtEndOfFile() throws Exception {
+        int[] p = Fds.pipe();
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = uringEngine(ctx);
+            byte[] first = pattern(100, 7);
+            byte[] second = pattern(200, 8);
+            assertEquals(100, Fds.write(p[1], first));
+            MemorySegment buf = a.allocate(300);
+            Result r = new Result();
+            e.read(p[0], 0, buf, r);
+            for (int i = 0; i < 3; i++) {
+                ctx.poll(false); // the first 100 bytes arrive; the rest of the read waits in the kernel
+            }
+            assertEquals(0, r.calls, "a short read completed the operation: " + r.result);
+            assertEquals(200, Fds.write(p[1], second));
+            pollUntil(ctx, "continued read", () -> r.calls > 0);
+            assertEquals(300L, r.result);
+            byte[] want = new byte[300];
+            System.arraycopy(first, 0, want, 0, 100);
+            System.arraycopy(second, 0, want, 100, 200);
+            assertArrayEquals(want, buf.toArray(JAVA_BYTE));
+
+            // End of file in the middle: the rest of the buffer reads as zeroes and the read succeeds.
+            assertEquals(50, Fds.write(p[1], Arrays.copyOf(first, 50)));
+            Fds.close(p[1]);
+            p[1] = -1;
+            MemorySegment big = a.allocate(8192).fill((byte) 0xFF);
+            assertEquals(8192L, run(ctx, e, "read to EOF", c -> e.read(p[0], 0, big, c)));
+            byte[] wantBig = new byte[8192];
+            System.arraycopy(first, 0, wantBig, 0, 50);
+            assertArrayEquals(wantBig, big.toArray(JAVA_BYTE));
+        } finally {
+            UringTestSupport.closeQuietly(p[0]);
+            UringTestSupport.closeQuietly(p[1]);
+        }
+    }
+
+    @Test
+    void uringEngineContinuesShortWritesIntoAFullPipe() throws Exception {
+        int[] p = Fds.pipe();
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine e = uringEngine(ctx);
+            byte[] data = pattern(512 * 1024, 9); // 8x a default pipe's capacity
+            Result r = new Result();
+            e.write(p[1], 0, copyOf(a, data), false, r);
+            ByteArrayOutputStream got = new ByteArrayOutputStream();
+            pollUntil(ctx, "write through a pipe", () -> {
+                for (int i = 0; i < 64; i++) { // drain what is there; EAGAIN (null) ends it
+                    byte[] chunk;
+                    try {
+                        chunk = Fds.read(p[0], 65536);
+                    } catch (ErrnoException ex) {
+                        throw new AssertionError(ex);
+                    }
+                    if (chunk == null) {
+                        break;
+                    }
+                    got.writeBytes(chunk);
+                }
+                return r.calls > 0 && got.size() == data.length;
+            });
+            assertEquals(1, r.calls);
+            assertEquals(data.length, r.result);
+            assertArrayEquals(data, got.toByteArray());
+        } finally {
+            Fds.close(p[0]);
+            Fds.close(p[1]);
+        }
+    }
+
+    @Test
+    void uringEngineReusesItsRequestsOnceThePoolHasGrown() throws Exception {
+        int n = 100;
+        int fd = openFile("pool", pattern(n * 512, 10));
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            UringFileIoEngine e = (UringFileIoEngine) uringEngine(ctx);
+            MemorySegment buf = a.allocate(n * 512L);
+            int[] done = {0};
+            FileIoEngine.Completion count = result -> done[0]++;
+            for (int round = 1; round <= 3; round++) {
+                for (int i = 0; i < n; i++) {
+                    e.read(fd, i * 512L, buf.asSlice(i * 512L, 512), count);
+                }
+                int want = round * n;
+                pollUntil(ctx, "round " + round, () -> done[0] == want);
+                assertEquals(n, e.requestsCreated(), "requests made after round " + round);
+            }
+        } finally {
+            Fds.close(fd);
+        }
+    }
+
+    @Test
+    void dataWrittenByOneEngineIsReadByTheOther() throws Exception {
+        Path f = dir.resolve("both");
+        byte[] data = pattern(9000, 11);
+        try (FileChannel ch = FileChannel.open(f, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            ch.write(ByteBuffer.wrap(new byte[1]), 0);
+        }
+        int fd = Fds.open(f.toString(), Fds.O_RDWR, 0);
+        try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
+            FileIoEngine u = uringEngine(ctx);
+            FileIoEngine t = FileIoEngines.threadPool(ctx);
+            assertEquals(9000L, run(ctx, u, "io_uring write", c -> u.write(fd, 0, copyOf(a, data), false, c)));
+            MemorySegment buf = a.allocate(9000);
+            assertEquals(9000L, run(ctx, t, "thread-pool read", c -> t.read(fd, 0, buf, c)));
+            assertArrayEquals(data, buf.toArray(JAVA_BYTE));
+        } finally {
+            Fds.close(fd);
+        }
+    }
+}
