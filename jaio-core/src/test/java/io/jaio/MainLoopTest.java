@@ -141,6 +141,60 @@ class MainLoopTest {
         });
     }
 
+    /** Thrown by a callback in the Error test: an Error propagates, but no other work is lost. */
+    private static final class Boom extends Error {
+        private static final long serialVersionUID = 1L;
+
+        Boom() {
+            super("boom from a main-loop callback");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(FdMonitorKind.class)
+    void errorFromTheMainContextLosesNeitherItsOtherWorkNorTheIohandlers(FdMonitorKind kind) throws Exception {
+        withMainLoop(kind, ml -> {
+            int[] pipe = Fds.pipe();
+            int[] runs = new int[3];
+            boolean[] thrown = new boolean[1];
+            BottomHalf thrower = ml.context().newBottomHalf("thrower", () -> {
+                if (!thrown[0]) {
+                    thrown[0] = true;
+                    throw new Boom();
+                }
+            });
+            BottomHalf mainBh = ml.context().newBottomHalf("main-bh", () -> runs[0]++);
+            BottomHalf iohBh = ml.iohandlerContext().newBottomHalf("ioh-bh", () -> runs[1]++);
+            try {
+                ml.setFdHandler(pipe[0], () -> runs[2] += read(pipe[0]).length, null);
+                drain(ml);
+                // LIFO queue: scheduled first, run last, so the thrower runs before main-bh.
+                mainBh.schedule();
+                thrower.schedule();
+                iohBh.schedule();
+                Fds.write(pipe[1], new byte[] {1, 2});
+                assertThrows(Boom.class, () -> ml.mainLoopWait(true));
+                assertEquals(0, runs[1], "the iohandler context is dispatched after the main one");
+                waitUntil(ml, () -> runs[0] == 1 && runs[1] == 1 && runs[2] == 2);
+                assertFalse(thrower.isScheduled());
+                // The main loop goes on as before.
+                mainBh.schedule();
+                iohBh.schedule();
+                assertTrue(ml.mainLoopWait(true));
+                assertEquals(2, runs[0]);
+                assertEquals(2, runs[1]);
+            } finally {
+                ml.removeFdHandler(pipe[0]);
+                Fds.close(pipe[0]);
+                Fds.close(pipe[1]);
+                thrower.delete();
+                mainBh.delete();
+                iohBh.delete();
+                drain(ml);
+            }
+        });
+    }
+
     @ParameterizedTest
     @EnumSource(FdMonitorKind.class)
     void blockingMainLoopWaitIsWokenFromOtherThreads(FdMonitorKind kind) throws Exception {
