@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /*
  * io_uring NOP round trips in C on the raw ring (no liburing), the C side of UringNopBenchmark:
  * per batch, fill BATCH IORING_OP_NOP entries, publish the SQ tail (release), one

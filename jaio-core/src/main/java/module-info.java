@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * jaio: QEMU's AioContext event loop for the JVM.
  *

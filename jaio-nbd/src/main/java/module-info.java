@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * jaio-nbd: an NBD server built on jaio's public API only.
  *

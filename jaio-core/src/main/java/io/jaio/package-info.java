@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The event loop (QEMU's {@code qemu/aio.h}): {@link io.jaio.AioContext} and its builder, bottom
  * halves, timers on four clocks, fd handlers and event notifiers, IOThreads, the main loop, outer

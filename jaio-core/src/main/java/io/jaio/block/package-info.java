@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The block-layer side (QEMU's {@code block/aio.h} and {@code util/thread-pool.c}): the
  * per-context {@link io.jaio.block.ThreadPool} and its tasks, the control block

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Coroutines (QEMU's {@code qemu/coroutine.h}): {@link io.jaio.coroutine.Coroutine} with
  * scheduling into contexts, sleeping and moving between contexts; {@link io.jaio.coroutine.CoMutex},

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The io_uring submission API (QEMU aio_add_sqe): {@link io.jaio.uring.IoUring#of} gives a
  * context's API, {@link io.jaio.uring.IoUring#addSqe} submits an entry that a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package io.jaio.uring;
 
 import static io.jaio.testing.UringTestSupport.closeQuietly;

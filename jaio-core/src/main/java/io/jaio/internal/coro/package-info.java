@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * Fibers for coroutines (not exported): a virtual thread scheduled by the thread that enters it
  * ({@code VirtualFiber}, the only class that touches {@code jdk.internal.vm}), behind

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The fd monitors (not exported): the {@code FdMonitor} interface (QEMU's {@code FDMonOps}) with
  * its poll(2) and epoll(7) backends, the handler table, adaptive userspace polling

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * The loop's machinery (not exported): one iteration of {@code poll()} ({@code PollLoop}), the
  * wake-up protocol ({@code Wakeup}), the lock-free bottom-half queue and its nodes

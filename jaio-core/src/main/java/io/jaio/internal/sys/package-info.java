@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * FFM bindings (not exported): system calls as {@code static final} method handles
  * ({@code Syscalls}), struct layouts with the kernel header of every offset ({@code Structs}),

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /**
  * io_uring below the submission API (not exported): the ring ({@code Ring}), its system calls and
  * constants ({@code UringSyscalls}, {@code Uring}), the io_uring fd monitor
