@@ -17,7 +17,7 @@ public enum FdMonitorKind {
     EPOLL,
     /**
      * io_uring: fds watched with POLL_ADD on the context's ring, which also carries the requests
-     * of {@link AioContext#addSqe}. Falls back to POLL, with a debug log line saying why, when
+     * of {@code IoUring.of(ctx).addSqe} (package io.jaio.uring). Falls back to POLL, with a debug log line saying why, when
      * io_uring_setup fails (ENOSYS, EPERM from the kernel.io_uring_disabled sysctl or seccomp).
      */
     IO_URING;
