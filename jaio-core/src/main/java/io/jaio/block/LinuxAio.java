@@ -66,6 +66,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 final class LinuxAio implements ContextCore.Extension {
     /** Requests in the kernel at once (QEMU's MAX_EVENTS is 1024; 128 is the io_uring monitor's ring size). */
     static final int DEFAULT_DEPTH = 128;
+    /** The largest depth taken (io_setup itself allows up to /proc/sys/fs/aio-max-nr, 65536 by default). */
+    static final int MAX_DEPTH = 1 << 20;
     /** io_submit calls per submission pass (each takes all it can; refusals fail one request each). */
     private static final int MAX_SUBMIT_ROUNDS = 64;
     /** io_getevents calls per completion pass, of up to {@link #depth} events each. */
@@ -167,8 +169,8 @@ final class LinuxAio implements ContextCore.Extension {
      *     limit /proc/sys/fs/aio-max-nr leaves no room (EAGAIN), or the eventfd cannot be made
      */
     static LinuxAio of(AioContext ctx, int depth) throws ErrnoException {
-        if (depth < 1 || depth > 65536) {
-            throw new IllegalArgumentException("depth=" + depth + " (expected 1..65536)");
+        if (depth < 1 || depth > MAX_DEPTH) {
+            throw new IllegalArgumentException("depth=" + depth + " (expected 1.." + MAX_DEPTH + ")");
         }
         try {
             return (LinuxAio) ContextCore.of(ctx).extension(ContextCore.Slot.LINUX_AIO, c -> open(c, depth));
@@ -188,8 +190,6 @@ final class LinuxAio implements ContextCore.Extension {
     private LinuxAio(AioContext ctx, int depth) throws ErrnoException {
         this.ctx = ctx;
         this.depth = depth;
-        this.iocbPtrs = arena.allocate(8L * depth, 8);
-        this.events = arena.allocate(LinuxAioAbi.IO_EVENT_SIZE * depth, 8);
         this.zeroTimeout = arena.allocate(Structs.TIMESPEC_SIZE, 8);
         this.eventfdValue = arena.allocate(8, 8);
         MemorySegment ctxId = arena.allocate(8, 8);
@@ -207,6 +207,8 @@ final class LinuxAio implements ContextCore.Extension {
             throw new ErrnoException("Linux AIO unavailable: io_setup(nr_events=" + depth + setupHint(-r) + ")", -r);
         }
         this.aioCtx = ctxId.get(JAVA_LONG, 0);
+        this.iocbPtrs = arena.allocate(8L * depth, 8); // after io_setup: a refused depth costs no memory
+        this.events = arena.allocate(LinuxAioAbi.IO_EVENT_SIZE * depth, 8);
         this.eventFd = efd;
         this.submitBh = ctx.newBottomHalf("linux-aio-submit", this::onSubmitBh);
         this.completionBh = ctx.newBottomHalf("linux-aio-completion", this::processCompletionsAndSubmit);
@@ -229,14 +231,14 @@ final class LinuxAio implements ContextCore.Extension {
         }
         if (errno == Errno.EAGAIN) {
             return "; over the system-wide limit: /proc/sys/fs/aio-nr=" + procValue("aio-nr") + " of aio-max-nr="
-                    + procValue("aio-max-nr") + ", and the kernel counts twice nr_events";
+                    + procValue("aio-max-nr") + " (nr_events must fit in what is left)";
         }
         return "";
     }
 
     private static String procValue(String name) {
         try {
-            return Files.readString(Path.of("/proc/sys/fs", name)).strip();
+            return Files.readAllLines(Path.of("/proc/sys/fs", name)).get(0).strip(); // procfs reports size 0
         } catch (java.io.IOException | RuntimeException e) {
             return "?";
         }
