@@ -48,7 +48,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *     one event array and completes each request on the home thread. The position in that array
  *     lives in fields and the completion bottom half is scheduled while requests complete, so a
  *     completion that runs a nested {@code poll()} continues with the remaining events; the
- *     bottom half is cancelled when the kernel has no more. The reap loop is bounded
+ *     bottom half is cancelled when the kernel has no more (a call that returns fewer events than
+ *     asked has drained the ring, so no second call confirms it). The reap loop is bounded
  *     ({@link #MAX_REAP_ROUNDS}); past the bound the bottom half stays scheduled and the next
  *     iteration goes on.</li>
  * <li>Requests are identified by {@code aio_data}, an index into {@link #ops}; their iocbs are
@@ -137,6 +138,8 @@ final class LinuxAio implements ContextCore.Extension {
     /** Position in {@link #events}: kept in fields so a nested poll() continues the same pass. */
     private int eventIdx;
     private int eventMax;
+    /** The last io_getevents returned fewer events than asked: the kernel's ring was empty then. */
+    private boolean lastReapShort;
     private Op[] ops = new Op[16];
     private int opCount;
     private boolean closed;
@@ -411,6 +414,14 @@ final class LinuxAio implements ContextCore.Extension {
         completionBh.schedule(); // a nested poll() in a completion continues this pass
         for (int round = 0; round < MAX_REAP_ROUNDS; round++) {
             if (eventIdx >= eventMax) {
+                if (round > 0 && lastReapShort) {
+                    // the ring was drained by the last call; what completed since has written the
+                    // eventfd again, so the fd handler comes back: no empty io_getevents to confirm
+                    eventIdx = 0;
+                    eventMax = 0;
+                    completionBh.cancel();
+                    return;
+                }
                 int n = LinuxAioSyscalls.getEvents(ccs, aioCtx, 0, depth, events, zeroTimeout);
                 if (n == -Errno.EINTR) {
                     continue;
@@ -427,6 +438,7 @@ final class LinuxAio implements ContextCore.Extension {
                     return;
                 }
                 eventMax = n;
+                lastReapShort = n < depth;
             }
             while (eventIdx < eventMax) {
                 int i = eventIdx++;
