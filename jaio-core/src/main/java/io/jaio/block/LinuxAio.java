@@ -358,6 +358,18 @@ final class LinuxAio implements ContextCore.Extension {
 
     /** Submits the pending queue, up to {@link #depth} in flight (QEMU ioq_submit). */
     private void submit() {
+        try {
+            submitRounds();
+        } finally { // also when a refused request's completion threw: what is left still gets submitted
+            blocked = pendingHead != null && inFlight > 0;
+            if (pendingHead != null && !blocked && !submitScheduled) {
+                submitScheduled = true; // the round bound left requests with nothing in flight: go on next iteration
+                submitBh.schedule();
+            }
+        }
+    }
+
+    private void submitRounds() {
         for (int round = 0; round < MAX_SUBMIT_ROUNDS && pendingHead != null && inFlight < depth; round++) {
             int room = depth - inFlight;
             int n = 0;
@@ -385,11 +397,6 @@ final class LinuxAio implements ContextCore.Extension {
             if (ret < n) {
                 break; // the kernel took only a part: keep the rest queued
             }
-        }
-        blocked = pendingHead != null && inFlight > 0;
-        if (pendingHead != null && !blocked && !submitScheduled) {
-            submitScheduled = true; // the round bound left requests with nothing in flight: go on next iteration
-            submitBh.schedule();
         }
     }
 
