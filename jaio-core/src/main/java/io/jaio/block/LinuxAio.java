@@ -55,7 +55,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * <li>Requests are identified by {@code aio_data}, an index into {@link #ops}; their iocbs are
  *     64-byte slices of this state's arena, made when an engine first needs a request and reused
  *     afterwards, so steady-state operations allocate nothing.</li>
- * <li>Close: nothing new is accepted, the requests in the kernel are waited for (reaped without
+ * <li>Close: nothing new is accepted, io_cancel is tried on the requests in the kernel (file I/O
+ *     cannot be cancelled, so it takes none of those) and the rest are waited for (reaped without
  *     calling their completions) for up to {@link #CLOSE_WAIT_NS}, then {@code io_destroy} (which
  *     itself waits for what it cannot cancel, so no buffer is written after close returns); the
  *     report names how many were in flight and how many were still queued.</li>
@@ -86,6 +87,8 @@ final class LinuxAio implements ContextCore.Extension {
         final MemorySegment iocb;
         /** Next in the pending or ready queue. */
         Op nextQueued;
+        /** Submitted and not reaped: its iocb is the kernel's (close tries io_cancel on it). */
+        boolean inKernel;
 
         Op(LinuxAio aio) {
             this.id = aio.register(this);
@@ -389,7 +392,7 @@ final class LinuxAio implements ContextCore.Extension {
                 continue;
             }
             for (int i = 0; i < ret; i++) {
-                popPending();
+                popPending().inKernel = true;
             }
             inFlight += ret;
             submittedIocbs += ret;
@@ -455,7 +458,9 @@ final class LinuxAio implements ContextCore.Extension {
                 if (data < 0 || data >= opCount) {
                     throw new IllegalStateException("io_event.data=" + data + " (expected a request id 0.." + (opCount - 1) + ")");
                 }
-                ops[(int) data].onEvent(res);
+                Op op = ops[(int) data];
+                op.inKernel = false;
+                op.onEvent(res);
             }
         }
         // bound reached: completionBh stays scheduled and the next iteration goes on
@@ -477,8 +482,12 @@ final class LinuxAio implements ContextCore.Extension {
             queued++;
         }
         pendingHead = pendingTail = readyHead = readyTail = null;
-        int inFlightAtClose = inFlight - (eventMax - eventIdx); // reaped but not completed count as done
+        for (int i = eventIdx; i < eventMax; i++) { // reaped but not completed: done, as far as the kernel goes
+            ops[(int) LinuxAioAbi.eventData(events, i)].inKernel = false;
+        }
+        int inFlightAtClose = inFlight - (eventMax - eventIdx);
         inFlight = inFlightAtClose;
+        int cancelled = cancelInKernel();
         MemorySegment timeout = arena.allocate(Structs.TIMESPEC_SIZE, 8);
         Structs.setTimespec(timeout, 100_000_000L);
         long deadline = System.nanoTime() + CLOSE_WAIT_NS;
@@ -491,7 +500,7 @@ final class LinuxAio implements ContextCore.Extension {
             }
         }
         if (inFlightAtClose > 0) {
-            leaks.add("Linux AIO had " + inFlightAtClose + " request(s) in flight (waited for"
+            leaks.add("Linux AIO had " + inFlightAtClose + " request(s) in flight (io_cancel took " + cancelled + "; waited for"
                     + (inFlight > 0 ? "; " + inFlight + " still running after " + CLOSE_WAIT_NS / 1_000_000 + " ms, left to io_destroy" : "")
                     + "; their completions were not called)");
         }
@@ -504,6 +513,25 @@ final class LinuxAio implements ContextCore.Extension {
         }
         Syscalls.close(eventFd);
         arena.close();
+    }
+
+    /**
+     * io_cancel on every request in the kernel; returns how many it took. Reads and writes of
+     * regular files and block devices cannot be cancelled (EINVAL: fs/aio.c cancels only iocbs
+     * with a cancel hook, such as USB gadget I/O), so for them this takes none and close waits.
+     */
+    private int cancelInKernel() {
+        int cancelled = 0;
+        MemorySegment result = events.asSlice(0, LinuxAioAbi.IO_EVENT_SIZE); // the reaped events are done with
+        for (int i = 0; i < opCount && inFlight > 0; i++) {
+            Op op = ops[i];
+            if (op.inKernel && LinuxAioSyscalls.cancel(ccs, aioCtx, op.iocb, result) == 0) {
+                op.inKernel = false;
+                inFlight--;
+                cancelled++;
+            }
+        }
+        return cancelled;
     }
 
     @Override

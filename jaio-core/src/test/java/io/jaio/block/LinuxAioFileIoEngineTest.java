@@ -249,8 +249,10 @@ class LinuxAioFileIoEngineTest {
         AioContext ctx = context();
         Arena a = Arena.ofConfined();
         int[] done = {0};
+        int[] eventFd = {-1};
         try {
             LinuxAioFileIoEngine e = engine(ctx, 4);
+            eventFd[0] = e.state().eventFd;
             MemorySegment dst = a.allocate(8L * BLOCK, BLOCK);
             for (int i = 0; i < 8; i++) {
                 e.read(fd, (long) i * BLOCK, dst.asSlice((long) i * BLOCK, BLOCK), r -> done[0]++);
@@ -263,8 +265,9 @@ class LinuxAioFileIoEngineTest {
             throw t;
         }
         IllegalStateException leak = assertThrows(IllegalStateException.class, ctx::close);
-        assertTrue(leak.getMessage().contains("Linux AIO had 4 request(s) in flight (waited for; their completions were not called)"),
-                leak.getMessage());
+        assertTrue(leak.getMessage().contains("Linux AIO had 4 request(s) in flight (io_cancel took 0; waited for; their completions"
+                + " were not called)"), leak.getMessage()); // file reads cannot be cancelled: close waits for them
+        assertFalse(Fds.isOpen(eventFd[0]), "the engine's eventfd " + eventFd[0] + " is still open after close");
         assertTrue(leak.getMessage().contains("Linux AIO had 4 request(s) queued, never submitted"), leak.getMessage());
         assertEquals(0, done[0], "a completion ran during close");
         a.close(); // safe: io_destroy has waited for every request
