@@ -76,8 +76,6 @@ final class LinuxAio implements ContextCore.Extension {
     private static final int MAX_REAP_ROUNDS = 8;
     /** How long close waits for requests in the kernel before leaving them to io_destroy. */
     static final long CLOSE_WAIT_NS = 5_000_000_000L;
-    /** fd numbers below this have their O_DIRECT check cached (a bit each). */
-    private static final int DIRECT_CACHE_FDS = 1 << 16;
 
     /** One request as the queue sees it; the engine's requests extend it. Home thread only. */
     abstract static class Op {
@@ -148,8 +146,6 @@ final class LinuxAio implements ContextCore.Extension {
     private boolean closed;
     /** The kernel refused IOCB_CMD_FDSYNC (before 4.18, or a file without fsync): flush on the thread pool. */
     boolean fdsyncRefused;
-    /** A bit per fd number known to be open with O_DIRECT. */
-    private final long[] directFds = new long[DIRECT_CACHE_FDS / 64];
 
     // Diagnostics for tests.
     long submitCalls;
@@ -266,31 +262,8 @@ final class LinuxAio implements ContextCore.Extension {
         return opCount;
     }
 
-    /**
-     * Checks that {@code fd} is open with O_DIRECT, where Linux AIO does not block in io_submit.
-     * An fd that is not open passes (the kernel answers the request with EBADF). The answer is
-     * cached per fd number: an fd closed and reopened without O_DIRECT under the same number is
-     * not caught (it then only blocks the loop in io_submit; the data stays right).
-     *
-     * @throws IllegalArgumentException if the file is open without O_DIRECT
-     */
-    void checkDirect(int fd) {
-        if (fd >= 0 && fd < DIRECT_CACHE_FDS && (directFds[fd >>> 6] & (1L << fd)) != 0) {
-            return;
-        }
-        int flags = Syscalls.fcntlGetFl(ccs, fd);
-        if (flags < 0) {
-            return;
-        }
-        if ((flags & Syscalls.O_DIRECT) == 0) {
-            throw new IllegalArgumentException("fd " + fd + " lacks O_DIRECT (fcntl F_GETFL flags 0x" + Integer.toHexString(flags)
-                    + "): Linux AIO blocks on buffered files (expected an fd opened with O_DIRECT, or the io_uring or "
-                    + "thread-pool engine)");
-        }
-        if (fd >= 0 && fd < DIRECT_CACHE_FDS) {
-            directFds[fd >>> 6] |= 1L << fd;
-        }
-    }
+    /** Refuses fds opened without O_DIRECT (read and write only). */
+    final DirectFds directFds = new DirectFds();
 
     private void checkOpen() {
         if (closed) {

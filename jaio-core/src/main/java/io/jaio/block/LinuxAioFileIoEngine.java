@@ -106,7 +106,7 @@ final class LinuxAioFileIoEngine implements FileIoEngine {
         ContextCore.checkHome(ctx, "LinuxAioFileIoEngine");
         ContextCore.checkOpen(ctx);
         if (kind != FDSYNC) {
-            aio.checkDirect(fd);
+            aio.directFds.check(fd);
         }
         Request r = acquire();
         r.kind = kind;
