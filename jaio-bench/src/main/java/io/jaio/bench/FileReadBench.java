@@ -20,16 +20,17 @@ import io.jaio.block.FileIoEngines;
 
 /**
  * 4 KiB random reads from one file, one benchmark thread, at queue depth 1 and 32, with O_DIRECT
- * and with the page cache warm; jaio's two {@link io.jaio.FileIoEngine}s side by side with the
+ * and with the page cache warm; jaio's three {@link io.jaio.block.FileIoEngine}s side by side with the
  * JDK's file channels and with fio in the same run. Not JMH: fio is a subprocess, and a row is a
  * few seconds of I/O, so this is a plain {@code main} that runs a warm-up round and then several
  * rounds, every row once per round, the row order rotating from round to round; it reports the
  * median IOPS of each row over the rounds, the ratio to fio's median, and allocation per read.
  *
- * <p>Rows (see the row classes): jaio io_uring engine, jaio thread-pool engine (both on one
- * IO_URING context whose home thread is the benchmark thread), {@code FileChannel.read} on one
- * thread and on QD threads, {@code AsynchronousFileChannel} with QD reads in flight, fio
- * {@code ioengine=io_uring}.
+ * <p>Rows (see the row classes): jaio io_uring engine, jaio Linux AIO engine (O_DIRECT only),
+ * jaio thread-pool engine (all on one IO_URING context whose home thread is the benchmark
+ * thread), {@code FileChannel.read} on one thread and on QD threads,
+ * {@code AsynchronousFileChannel} with QD reads in flight, fio {@code ioengine=io_uring} and
+ * {@code ioengine=libaio}. Ratios are to fio io_uring and to fio libaio.
  *
  * <p>Arguments: {@code [file] [seconds per row] [rounds] [json output or -]} (and the properties
  * {@code jaio.bench.modes}, {@code jaio.bench.depths}, {@code jaio.bench.fio}); defaults
@@ -76,6 +77,11 @@ public final class FileReadBench {
             return true;
         }
 
+        /** Whether the row runs in this mode ({@code direct}: O_DIRECT, else the page cache). */
+        default boolean appliesToMode(boolean direct) {
+            return true;
+        }
+
         default boolean tracksAllocation() {
             return false;
         }
@@ -106,16 +112,21 @@ public final class FileReadBench {
             }
             int directFd = Fds.open(file.toString(), Fds.O_RDONLY | Fds.O_DIRECT, 0);
             int cachedFd = Fds.open(file.toString(), Fds.O_RDONLY, 0);
-            FioReadRow fio = new FioReadRow(file, sizeBytes, System.getProperty("jaio.bench.fio", "fio"));
+            String fioPath = System.getProperty("jaio.bench.fio", "fio");
+            FioReadRow fio = new FioReadRow(file, sizeBytes, fioPath, "io_uring");
+            FioReadRow fioLibaio = new FioReadRow(file, sizeBytes, fioPath, "libaio");
             List<Row> rows = List.of(
                     new JaioReadRow("jaio io_uring engine", ctx, FileIoEngines.ioUring(ctx), directFd, cachedFd, blocks, maxQd,
                             arena),
+                    new JaioReadRow("jaio linux-aio engine", ctx, FileIoEngines.linuxAio(ctx), directFd, cachedFd, blocks,
+                            maxQd, arena, true),
                     new JaioReadRow("jaio thread-pool engine", ctx, FileIoEngines.threadPool(ctx), directFd, cachedFd, blocks,
                             maxQd, arena),
                     new JdkReadRows.FileChannelRow(file, blocks, 1),
                     new JdkReadRows.FileChannelRow(file, blocks, 0),
                     new JdkReadRows.AsyncRow(file, blocks),
-                    fio);
+                    fio,
+                    fioLibaio);
             System.out.println("fio command (QD32, O_DIRECT): " + String.join(" ", fio.command(true, 32, durationNs)));
             try {
                 Map<String, List<Result>> results = new LinkedHashMap<>();
@@ -148,7 +159,7 @@ public final class FileReadBench {
                 int n = rows.size();
                 for (int i = 0; i < n; i++) {
                     Row row = rows.get(Math.floorMod(i + round, n)); // rotate the order round by round
-                    if (!row.appliesTo(qd)) {
+                    if (!row.appliesTo(qd) || !row.appliesToMode(direct)) {
                         continue;
                     }
                     long seed = 0x1234_5678L * (round + 3) + qd;
@@ -180,12 +191,14 @@ public final class FileReadBench {
         System.out.println();
         System.out.printf("== summary: median over %d rounds of %d s (min-max); ratio = row median / fio median%n", rounds,
                 TimeUnit.NANOSECONDS.toSeconds(durationNs));
-        System.out.printf("%-10s %-4s %-30s %10s %21s %8s %11s %11s %8s%n", "mode", "QD", "row", "IOPS", "min-max", "x fio",
-                "home B/op", "all B/op", "foreign%");
+        System.out.printf("%-10s %-4s %-30s %10s %21s %8s %8s %11s %11s %8s%n", "mode", "QD", "row", "IOPS", "min-max", "x fio",
+                "x libaio", "home B/op", "all B/op", "foreign%");
         for (boolean direct : MODES) {
             for (int qd : DEPTHS) {
                 List<Result> fio = results.get(key(direct, qd, "fio io_uring"));
                 double fioMedian = fio == null ? Double.NaN : median(fio.stream().mapToDouble(Result::iops).toArray());
+                List<Result> libaio = results.get(key(direct, qd, "fio libaio"));
+                double libaioMedian = libaio == null ? Double.NaN : median(libaio.stream().mapToDouble(Result::iops).toArray());
                 for (Row row : rows) {
                     List<Result> rs = results.get(key(direct, qd, row.name()));
                     if (rs == null) {
@@ -199,16 +212,16 @@ public final class FileReadBench {
                     double min = Arrays.stream(iops).min().orElseThrow();
                     double max = Arrays.stream(iops).max().orElseThrow();
                     String mode = direct ? "O_DIRECT" : "page cache";
-                    System.out.printf(Locale.ROOT, "%-10s %-4d %-30s %10.0f %10.0f-%-10.0f %7.2fx %11.3f %11.3f %8.0f%n", mode,
-                            qd, row.name(), med, min, max, med / fioMedian, home, all, foreign);
+                    System.out.printf(Locale.ROOT, "%-10s %-4d %-30s %10.0f %10.0f-%-10.0f %7.2fx %7.2fx %11.3f %11.3f %8.0f%n",
+                            mode, qd, row.name(), med, min, max, med / fioMedian, med / libaioMedian, home, all, foreign);
                     if (json.length() > 2) {
                         json.append(",\n");
                     }
                     json.append(String.format(Locale.ROOT,
                             "  {\"mode\": \"%s\", \"qd\": %d, \"row\": \"%s\", \"iopsMedian\": %.1f, \"iopsMin\": %.1f, "
-                                    + "\"iopsMax\": %.1f, \"ratioToFio\": %.4f, \"homeBytesPerOp\": %s, \"allBytesPerOp\": %s, "
+                                    + "\"iopsMax\": %.1f, \"ratioToFio\": %.4f, \"ratioToFioLibaio\": %s, \"homeBytesPerOp\": %s, \"allBytesPerOp\": %s, "
                                     + "\"foreignCpuPercentMedian\": %.1f, \"iops\": %s}",
-                            mode, qd, row.name(), med, min, max, med / fioMedian, jsonNumber(home), jsonNumber(all), foreign,
+                            mode, qd, row.name(), med, min, max, med / fioMedian, jsonNumber(med / libaioMedian), jsonNumber(home), jsonNumber(all), foreign,
                             Arrays.toString(iops)));
                 }
             }

@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 
 /**
  * fio as a {@link FileReadBench} row: a subprocess started from the same harness run, same file,
- * same block size and depth, {@code ioengine=io_uring}, one job, random offsets without a random
+ * same block size and depth, {@code ioengine=io_uring} or {@code libaio}, one job, random offsets without a random
  * map, {@code invalidate=0} (keep the page cache), a 0.5 s ramp and then the row's duration. The
  * IOPS come from fio's JSON ({@code jobs[0].read.iops}). The benchmark thread waits for the
  * process meanwhile.
@@ -26,16 +26,19 @@ final class FioReadRow implements FileReadBench.Row {
     private final Path path;
     private final long sizeBytes;
     private final String fio;
+    /** fio's --ioengine: "io_uring" or "libaio". */
+    private final String ioengine;
 
-    FioReadRow(Path path, long sizeBytes, String fio) {
+    FioReadRow(Path path, long sizeBytes, String fio, String ioengine) {
         this.path = path;
         this.sizeBytes = sizeBytes;
         this.fio = fio;
+        this.ioengine = ioengine;
     }
 
     @Override
     public String name() {
-        return "fio io_uring";
+        return "fio " + ioengine;
     }
 
     /** The fio command of one row (printed once so the run can be reproduced by hand). */
@@ -47,7 +50,7 @@ final class FioReadRow implements FileReadBench.Row {
         cmd.add("--size=" + sizeBytes);
         cmd.add("--rw=randread");
         cmd.add("--bs=4k");
-        cmd.add("--ioengine=io_uring");
+        cmd.add("--ioengine=" + ioengine);
         cmd.add("--iodepth=" + qd);
         cmd.add("--direct=" + (direct ? 1 : 0));
         cmd.add("--numjobs=1");

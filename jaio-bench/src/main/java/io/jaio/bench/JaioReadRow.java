@@ -33,6 +33,8 @@ final class JaioReadRow implements FileReadBench.Row {
     private final int cachedFd;
     private final long blocks;
     private final Slot[] slots;
+    /** The engine takes O_DIRECT fds only (Linux AIO): the page-cache rows are skipped. */
+    private final boolean directOnly;
     private ReadFile.BlockRng rng;
     private int fd;
     private int inFlight;
@@ -42,6 +44,12 @@ final class JaioReadRow implements FileReadBench.Row {
 
     JaioReadRow(String name, AioContext ctx, FileIoEngine engine, int directFd, int cachedFd, long blocks, int maxQd,
             Arena arena) {
+        this(name, ctx, engine, directFd, cachedFd, blocks, maxQd, arena, false);
+    }
+
+    JaioReadRow(String name, AioContext ctx, FileIoEngine engine, int directFd, int cachedFd, long blocks, int maxQd,
+            Arena arena, boolean directOnly) {
+        this.directOnly = directOnly;
         this.name = name;
         this.ctx = ctx;
         this.engine = engine;
@@ -57,6 +65,11 @@ final class JaioReadRow implements FileReadBench.Row {
     @Override
     public String name() {
         return name;
+    }
+
+    @Override
+    public boolean appliesToMode(boolean direct) {
+        return direct || !directOnly;
     }
 
     @Override

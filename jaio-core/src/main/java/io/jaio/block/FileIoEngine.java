@@ -5,8 +5,9 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Asynchronous file I/O at an offset, completed on a context's home thread: the small interface
- * block servers (jaio-nbd) are written against. Two engines implement it:
- * {@link FileIoEngines#ioUring} (requests on the context's ring) and
+ * block servers (jaio-nbd) are written against. Three engines implement it:
+ * {@link FileIoEngines#ioUring} (requests on the context's ring),
+ * {@link FileIoEngines#linuxAio} (Linux AIO iocbs, for O_DIRECT files; QEMU's aio=native) and
  * {@link FileIoEngines#threadPool} (positional system calls on the context's thread pool, for
  * kernels without io_uring).
  *
@@ -34,7 +35,7 @@ public interface FileIoEngine {
         void complete(long result);
     }
 
-    /** "io_uring" or "threads". */
+    /** "io_uring", "linux-aio" or "threads". */
     String name();
 
     /** Reads {@code buf.byteSize()} bytes at {@code offset} into {@code buf}. */

@@ -2,10 +2,11 @@
 package io.jaio.block;
 
 import io.jaio.AioContext;
+import io.jaio.ErrnoException;
 import io.jaio.internal.loop.ContextCore;
 
 /**
- * Makes {@link FileIoEngine}s for a context. Home thread of that context.
+ * Makes {@link FileIoEngine}s for a context: io_uring, Linux AIO, thread pool. Home thread of that context.
  */
 public final class FileIoEngines {
     private FileIoEngines() {
@@ -29,6 +30,30 @@ public final class FileIoEngines {
     /** The thread-pool engine: positional system calls on the context's thread pool. */
     public static FileIoEngine threadPool(AioContext ctx) {
         return new ThreadPoolFileIoEngine(ctx);
+    }
+
+    /**
+     * The Linux AIO engine (QEMU {@code aio=native}): reads and writes are iocbs on the
+     * context's Linux AIO context ({@code io_setup} on first use, up to 128 requests in the
+     * kernel, the rest queued), submitted in one {@code io_submit} per loop iteration and
+     * completed through an eventfd; flush is {@code IOCB_CMD_FDSYNC} where the kernel has it, else
+     * fdatasync on the thread pool; discard and write-zeroes run on the thread pool. For files
+     * opened with O_DIRECT only: read and write refuse any other fd with
+     * {@link IllegalArgumentException}, since Linux AIO does buffered I/O inside io_submit,
+     * blocking the loop.
+     *
+     * @throws ErrnoException when the kernel has no Linux AIO ({@code io_setup}: ENOSYS) or the
+     *     system-wide limit {@code /proc/sys/fs/aio-max-nr} is used up (EAGAIN)
+     */
+    public static FileIoEngine linuxAio(AioContext ctx) throws ErrnoException {
+        return linuxAio(ctx, LinuxAio.DEFAULT_DEPTH);
+    }
+
+    /** {@link #linuxAio(AioContext)} with another queue depth, for tests (the first call of a context sets it). */
+    static LinuxAioFileIoEngine linuxAio(AioContext ctx, int depth) throws ErrnoException {
+        ContextCore.checkHome(ctx, "FileIoEngines.linuxAio()");
+        ContextCore.checkOpen(ctx);
+        return new LinuxAioFileIoEngine(ctx, LinuxAio.of(ctx, depth));
     }
 
     /** io_uring where the context has it, else the thread pool. */

@@ -54,6 +54,7 @@ class LayeringTest {
             "io.jaio.internal.fdmon", 0,
             "io.jaio.internal.sys", 0,
             "io.jaio.internal.uring", 0,
+            "io.jaio.internal.aio", 0,
             "io.jaio.uring", 1,
             "io.jaio.block", 2,
             "io.jaio.coroutine", 3,

@@ -37,15 +37,18 @@ import io.jaio.Fds;
 import io.jaio.testing.UringTestSupport;
 
 /**
- * The {@link FileIoEngine} contract, run on both engines ({@code io_uring} and {@code threads})
- * with real files: whole-buffer transfers, zero-fill past the end of file, durability calls,
- * hole punching and zeroing (with the write fallback), exactly one completion per operation and
- * never inside the call, bad arguments. Then io_uring-only cases: short transfers continued on
- * pipes, and the request pool staying flat in steady state.
+ * The {@link FileIoEngine} contract, run on the three engines ({@code io_uring},
+ * {@code linux-aio} and {@code threads}) with real files: whole-buffer transfers, zero-fill past
+ * the end of file, durability calls, hole punching and zeroing (with the write fallback), exactly
+ * one completion per operation and never inside the call, bad arguments. Then io_uring-only
+ * cases: short transfers continued on pipes, and the request pool staying flat in steady state.
  *
- * <p>The io_uring variant is skipped, with the reason printed, where the kernel refuses io_uring;
- * the thread-pool variant is skipped while that engine is a stub throwing
- * UnsupportedOperationException, and runs as soon as it is implemented.
+ * <p>Linux AIO takes O_DIRECT files only, so every file these cases read or write through an
+ * engine is opened with O_DIRECT for {@code linux-aio} (under the test's temporary directory, or
+ * /var/tmp when that refuses O_DIRECT), and buffers, lengths and offsets are multiples of 4096
+ * for every engine. The io_uring variant is skipped, with the reason printed, where the kernel
+ * refuses io_uring; the linux-aio variant where it refuses io_setup or no directory takes
+ * O_DIRECT.
  */
 class FileIoEngineTest {
     @TempDir
@@ -71,6 +74,14 @@ class FileIoEngineTest {
     }
 
     private static FileIoEngine engine(AioContext ctx, String kind) {
+        if (kind.equals("linux-aio")) {
+            try {
+                return FileIoEngines.linuxAio(ctx);
+            } catch (ErrnoException e) {
+                System.out.println("SKIPPED: Linux AIO unavailable: " + e.getMessage());
+                Assumptions.assumeTrue(false, "Linux AIO unavailable: " + e.getMessage());
+            }
+        }
         if (kind.equals("io_uring")) {
             if (!ctx.hasIoUring()) {
                 System.out.println("SKIPPED: io_uring unavailable: " + ctx.ioUringUnavailableReason());
@@ -123,8 +134,9 @@ class FileIoEngineTest {
         assertTrue(iae.getMessage().contains(mustName), "message '" + iae.getMessage() + "' does not name " + mustName);
     }
 
+    /** A 4096-aligned native copy of {@code data} (O_DIRECT takes aligned buffers). */
     private static MemorySegment copyOf(Arena a, byte[] data) {
-        MemorySegment m = a.allocate(Math.max(1, data.length)).asSlice(0, data.length);
+        MemorySegment m = a.allocate(Math.max(1, data.length), 4096).asSlice(0, data.length);
         MemorySegment.copy(data, 0, m, JAVA_BYTE, 0, data.length);
         return m;
     }
@@ -135,29 +147,61 @@ class FileIoEngineTest {
         return Fds.open(f.toString(), Fds.O_RDWR, 0);
     }
 
+    /**
+     * A file of {@code content} for engine {@code kind}, opened read-write (with O_DIRECT for
+     * linux-aio, where the directory takes it: the test's directory, else /var/tmp, else the test
+     * is skipped with the reason printed). Returns its path; the fd is {@link #fd}.
+     */
+    private Path openFile(String kind, String name, byte[] content) throws Exception {
+        if (!kind.equals("linux-aio")) {
+            fd = openFile(name, content);
+            return dir.resolve(name);
+        }
+        for (Path d : new Path[] {dir, Path.of("/var/tmp")}) {
+            Path f = d == dir ? d.resolve(name) : Files.createTempFile(d, "jaio-aio-" + name, ".img");
+            Files.write(f, content);
+            try {
+                fd = Fds.open(f.toString(), Fds.O_RDWR | Fds.O_DIRECT, 0);
+                if (d != dir) {
+                    f.toFile().deleteOnExit();
+                }
+                return f;
+            } catch (ErrnoException e) {
+                Files.deleteIfExists(f);
+                System.out.println("O_DIRECT refused under " + d + ": " + e.getMessage());
+            }
+        }
+        System.out.println("SKIPPED: no directory here takes O_DIRECT, which linux-aio needs");
+        Assumptions.assumeTrue(false, "no directory here takes O_DIRECT");
+        return null;
+    }
+
+    /** The fd opened by the last {@link #openFile(String, String, byte[])}. */
+    private int fd = -1;
+
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void readFillsTheWholeBuffer(String kind) throws Exception {
-        byte[] data = pattern(40_000, 1);
-        int fd = openFile("r", data);
+        byte[] data = pattern(40_960, 1);
+        openFile(kind, "r", data);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
             FileIoEngine e = engine(ctx, kind);
-            MemorySegment buf = a.allocate(20_000);
-            assertEquals(20_000L, run(ctx, e, "read", c -> e.read(fd, 3000, buf, c)));
-            assertArrayEquals(Arrays.copyOfRange(data, 3000, 23_000), buf.toArray(JAVA_BYTE));
+            MemorySegment buf = a.allocate(20_480, 4096);
+            assertEquals(20_480L, run(ctx, e, "read", c -> e.read(fd, 4096, buf, c)));
+            assertArrayEquals(Arrays.copyOfRange(data, 4096, 24_576), buf.toArray(JAVA_BYTE));
         } finally {
             Fds.close(fd);
         }
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void readPastEndOfFileZeroFillsTheRestAndSucceeds(String kind) throws Exception {
         byte[] data = pattern(6000, 2);
-        int fd = openFile("eof", data);
+        openFile(kind, "eof", data);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
             FileIoEngine e = engine(ctx, kind);
-            MemorySegment buf = a.allocate(8192).fill((byte) 0xFF);
+            MemorySegment buf = a.allocate(8192, 4096).fill((byte) 0xFF);
             assertEquals(8192L, run(ctx, e, "read across EOF", c -> e.read(fd, 4096, buf, c)));
             byte[] want = new byte[8192];
             System.arraycopy(data, 4096, want, 0, 6000 - 4096);
@@ -172,34 +216,32 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void writesAndFuaWritesReadBackThroughFileChannel(String kind) throws Exception {
-        Path f = dir.resolve("w");
-        byte[] d1 = pattern(5000, 3);
-        byte[] d2 = pattern(3000, 4);
-        int fd = Fds.open(f.toString(), Fds.O_RDWR | Fds.O_CREAT, 0644);
+        byte[] d1 = pattern(4096, 3);
+        byte[] d2 = pattern(8192, 4);
+        Path f = openFile(kind, "w", new byte[0]);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
             FileIoEngine e = engine(ctx, kind);
-            assertEquals(5000L, run(ctx, e, "write", c -> e.write(fd, 0, copyOf(a, d1), false, c)));
-            assertEquals(3000L, run(ctx, e, "FUA write", c -> e.write(fd, 8192, copyOf(a, d2), true, c)));
+            assertEquals(4096L, run(ctx, e, "write", c -> e.write(fd, 0, copyOf(a, d1), false, c)));
+            assertEquals(8192L, run(ctx, e, "FUA write", c -> e.write(fd, 12_288, copyOf(a, d2), true, c)));
             assertEquals(0L, run(ctx, e, "flush", c -> e.flush(fd, c)));
         } finally {
             Fds.close(fd);
         }
         byte[] all = Files.readAllBytes(f);
-        assertEquals(8192 + 3000, all.length);
-        assertArrayEquals(d1, Arrays.copyOfRange(all, 0, 5000));
-        assertArrayEquals(new byte[8192 - 5000], Arrays.copyOfRange(all, 5000, 8192));
-        assertArrayEquals(d2, Arrays.copyOfRange(all, 8192, all.length));
+        assertEquals(12_288 + 8192, all.length);
+        assertArrayEquals(d1, Arrays.copyOfRange(all, 0, 4096));
+        assertArrayEquals(new byte[12_288 - 4096], Arrays.copyOfRange(all, 4096, 12_288));
+        assertArrayEquals(d2, Arrays.copyOfRange(all, 12_288, all.length));
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void discardAndWriteZeroesMakeRangesReadAsZeroesAndKeepTheSize(String kind) throws Exception {
         byte[] data = new byte[256 * 1024];
         Arrays.fill(data, (byte) 0xCD);
-        Path f = dir.resolve("z");
-        int fd = openFile("z", data);
+        Path f = openFile(kind, "z", data);
         try (AioContext ctx = context()) {
             FileIoEngine e = engine(ctx, kind);
             assertEquals(0L, run(ctx, e, "discard", c -> e.discard(fd, 4096, 8192, c)));
@@ -218,7 +260,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void writeZeroesWritesZeroesWhereTheFileSystemCannotZeroARange(String kind) throws Exception {
         Path shm = Path.of("/dev/shm");
         Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm), "no writable /dev/shm");
@@ -250,9 +292,9 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void emptyOperationsStillCompleteLaterAndOnce(String kind) throws Exception {
-        int fd = openFile("empty", new byte[100]);
+        openFile(kind, "empty", new byte[100]);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
             FileIoEngine e = engine(ctx, kind);
             MemorySegment none = a.allocate(8).asSlice(0, 0);
@@ -267,9 +309,9 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void badArgumentsThrowNamingTheValueAndStartNothing(String kind) throws Exception {
-        int fd = openFile("bad", new byte[100]);
+        openFile(kind, "bad", new byte[100]);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
             FileIoEngine e = engine(ctx, kind);
             Result r = new Result();
@@ -292,7 +334,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void operationsOnAnFdThatIsNotOpenCompleteWithEbadf(String kind) throws Exception {
         int fd = 999_998;
         assertFalse(Fds.isOpen(fd));
@@ -307,7 +349,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void misalignedODirectBufferCompletesWithEinval(String kind) throws Exception {
         int fd = UringTestSupport.ODirect.openOrSkip("engine-" + kind);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
@@ -322,17 +364,16 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void manyConcurrentOperationsEachCompleteOnce(String kind) throws Exception {
         int n = 200;
         int block = 4096;
-        Path f = dir.resolve("many");
         byte[] data = pattern(n * block, 5);
-        int fd = Fds.open(f.toString(), Fds.O_RDWR | Fds.O_CREAT, 0644);
+        openFile(kind, "many", new byte[0]);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
             FileIoEngine e = engine(ctx, kind);
             MemorySegment src = copyOf(a, data);
-            MemorySegment dst = a.allocate(data.length);
+            MemorySegment dst = a.allocate(data.length, 4096);
             Result[] rs = new Result[n];
             try {
                 for (int i = 0; i < n; i++) {
@@ -361,22 +402,22 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
     void aCompletionMayStartTheNextOperation(String kind) throws Exception {
-        int fd = openFile("chain", pattern(64 * 1024, 6));
+        openFile(kind, "chain", pattern(64 * 4096, 6));
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
             FileIoEngine e = engine(ctx, kind);
-            MemorySegment buf = a.allocate(1024);
+            MemorySegment buf = a.allocate(4096, 4096);
             int[] done = {0};
             long[] firstError = {0};
             FileIoEngine.Completion next = new FileIoEngine.Completion() {
                 @Override
                 public void complete(long result) {
-                    if (result != 1024 && firstError[0] == 0) {
+                    if (result != 4096 && firstError[0] == 0) {
                         firstError[0] = result == 0 ? Long.MIN_VALUE : result;
                     }
                     if (++done[0] < 64) {
-                        e.read(fd, done[0] * 1024L, buf, this);
+                        e.read(fd, done[0] * 4096L, buf, this);
                     }
                 }
             };
@@ -389,6 +430,9 @@ class FileIoEngineTest {
             assertEquals(0, firstError[0]);
             if (e instanceof UringFileIoEngine u) {
                 assertEquals(16, u.requestsCreated(), "sequential operations grew the request pool");
+            }
+            if (e instanceof LinuxAioFileIoEngine l) {
+                assertEquals(16, l.state().requestsCreated(), "sequential operations grew the request pool");
             }
         } finally {
             Fds.close(fd);

@@ -157,6 +157,9 @@ public final class NbdMain {
         Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone);
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
+            if ("native".equals(opts.aio)) {
+                probeLinuxAio(main);
+            }
             NbdServer server = listen(opts, export, main);
             ServeOptions.UsageException pidFailure = opts.pidFile != null ? writePidFile(opts) : null;
             if (pidFailure != null) {
@@ -194,6 +197,20 @@ public final class NbdMain {
             return status;
         } finally {
             export.close();
+        }
+    }
+
+    /**
+     * Refuses --aio=native at start-up where the kernel refuses Linux AIO (io_setup: ENOSYS
+     * without CONFIG_AIO, EAGAIN past /proc/sys/fs/aio-max-nr), rather than at each connection.
+     * The main context keeps the probe's (idle) AIO context until it closes.
+     */
+    private static void probeLinuxAio(AioContext main) throws ServeOptions.UsageException {
+        try {
+            io.jaio.block.FileIoEngines.linuxAio(main);
+        } catch (ErrnoException e) {
+            throw new ServeOptions.UsageException("--aio=native: " + e.getMessage() + " (expected a kernel with Linux AIO;"
+                    + " --aio=io_uring or --aio=threads work without it)");
         }
     }
 

@@ -88,9 +88,23 @@ final class NbdServer {
             this.engine = engine;
         }
 
-        void accept(int fd, String peer, boolean threads) {
+        /** Serves {@code fd}; {@code aio} is --aio's value (null: io_uring where the context has it). */
+        void accept(int fd, String peer, String aio) {
             if (engine == null) {
-                engine = threads || !ctx.hasIoUring() ? FileIoEngines.threadPool(ctx) : FileIoEngines.ioUring(ctx);
+                try {
+                    engine = engineFor(ctx, aio);
+                } catch (ErrnoException e) {
+                    LOG.log(System.Logger.Level.WARNING, peer + " refused: no file engine: " + e.getMessage());
+                    try {
+                        Fds.close(fd);
+                    } catch (ErrnoException closeFailed) {
+                        LOG.log(System.Logger.Level.WARNING, "cannot close " + peer + ": " + closeFailed.getMessage());
+                    }
+                    if (server != null) {
+                        server.main.scheduleOneShot("nbd-client-left", server::onClientLeft);
+                    }
+                    return;
+                }
             }
             NbdConnection c = new NbdConnection(this, fd, peer);
             connections.add(c);
@@ -116,6 +130,19 @@ final class NbdServer {
                 c.beginClose(null, false);
             }
         }
+    }
+
+    /**
+     * The file engine of --aio's value on {@code ctx} (its home thread): "native" is Linux AIO,
+     * "threads" the thread pool, "io_uring" or null io_uring where the context has it.
+     *
+     * @throws ErrnoException when Linux AIO is refused (io_setup)
+     */
+    static FileIoEngine engineFor(AioContext ctx, String aio) throws ErrnoException {
+        if ("native".equals(aio)) {
+            return FileIoEngines.linuxAio(ctx);
+        }
+        return "threads".equals(aio) || !ctx.hasIoUring() ? FileIoEngines.threadPool(ctx) : FileIoEngines.ioUring(ctx);
     }
 
     NbdServer(ServeOptions opts, Export export, AioContext main) throws ErrnoException, java.net.UnknownHostException {
@@ -167,8 +194,8 @@ final class NbdServer {
             }
             Worker w = workers.get(nextWorker++ % workers.size());
             String peer = PeerNames.of(fd, opts.socketPath != null, accepted);
-            boolean threads = "threads".equals(opts.aio);
-            w.ctx.scheduleOneShot("nbd-accept", () -> w.accept(fd, peer, threads));
+            String aio = opts.aio;
+            w.ctx.scheduleOneShot("nbd-accept", () -> w.accept(fd, peer, aio));
         }
         if (full()) {
             try {

@@ -25,7 +25,8 @@ final class ServeOptions {
     boolean persistent;
     /** {@code -f}: null when not given (the image is probed), else "raw". */
     String format;
-    String aio; // null = io_uring when available
+    /** {@code --aio}: "io_uring", "native" (Linux AIO) or "threads"; null = io_uring when available, else threads. */
+    String aio;
     boolean cacheNone;
     int iothreads = 1;
     long pollMaxNs = 0;
@@ -114,7 +115,7 @@ final class ServeOptions {
                 case "-e", "--shared" -> o.shared = (int) number(v, 0, Integer.MAX_VALUE, SHARED);
                 case "-t", "--persistent" -> o.persistent = true;
                 case "-f", "--format" -> o.format = format(v);
-                case "--aio" -> o.aio = oneOf(v, "io_uring", "threads");
+                case "--aio" -> o.aio = oneOf(v, "io_uring", "native", "threads");
                 case "--cache" -> o.cacheNone = "none".equals(oneOf(v, "writeback", "none"));
                 case "--iothreads" -> o.iothreads = (int) number(v, 1, 64, IOTHREADS);
                 case "--poll-max-ns" -> o.pollMaxNs = number(v, 0, 1_000_000_000, POLL);
@@ -167,6 +168,9 @@ final class ServeOptions {
                 throw new UsageException(socketTyped + " with " + tcp + " (expected a unix socket or a TCP address, not both)");
             }
         }
+        if ("native".equals(aio) && !cacheNone) {
+            throw new UsageException("--aio=native needs --cache=none (O_DIRECT): Linux AIO blocks on buffered files");
+        }
         if (pidFile != null && pidFile.isEmpty()) {
             throw new UsageException(pidFileTyped + " (expected the path of a file to write)");
         }
@@ -189,7 +193,7 @@ final class ServeOptions {
             case "-x", "--export-name" -> "an export name";
             case "-e", "--shared" -> SHARED;
             case "-f", "--format" -> "raw";
-            case "--aio" -> "io_uring or threads";
+            case "--aio" -> "io_uring or native or threads";
             case "--cache" -> "writeback or none";
             case "--iothreads" -> IOTHREADS;
             case "--poll-max-ns" -> POLL;
@@ -246,7 +250,8 @@ final class ServeOptions {
               -e, --shared=N         serve up to N clients at once (default 1; 0: no limit)
               -t, --persistent       keep serving after the last client disconnects (the default
                                      without IMAGE); with IMAGE and no -t, exit when it does
-                  --aio=MODE         io_uring (default when the kernel allows it) or threads
+                  --aio=MODE         io_uring (default when the kernel allows it), native (Linux
+                                     AIO; needs --cache=none) or threads
                   --cache=MODE       writeback (default) or none (O_DIRECT)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
                   --poll-max-ns=NS   adaptive busy polling of the I/O threads (default 0: off)

@@ -80,7 +80,7 @@ class NbdClientsTest {
     /** Variants: transport, file engine, cache mode. */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"tcp", "unix", "tcp --aio=threads", "unix --aio=threads --iothreads=2", "tcp --cache=none",
-            "unix --cache=none --aio=threads"})
+            "unix --cache=none --aio=threads", "tcp --cache=none --aio=native", "unix --cache=none --aio=native --iothreads=2"})
     void qemuIoPatternsReadBackAndLandInTheImage(String variant) throws Exception {
         assumeTool("qemu-io", "qemu-utils");
         List<String> words = new ArrayList<>(List.of(variant.split(" ")));
@@ -148,6 +148,11 @@ class NbdClientsTest {
         }
         assertFilled(image, 15 * MIB, MIB, 0x77);
         assertEquals(16 * MIB, Files.size(image));
+        if (words.contains("--aio=native")) {
+            List<String> log = NbdTestSupport.assertNoExceptionsLogged();
+            assertTrue(log.stream().anyMatch(m -> m.contains("(file engine linux-aio)")),
+                    "no connection was served by the Linux AIO engine; log:\n" + String.join("\n", log));
+        }
     }
 
     /** Skips unless the file system under {@code image} takes O_DIRECT. */

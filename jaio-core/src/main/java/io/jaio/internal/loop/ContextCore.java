@@ -14,7 +14,7 @@ import io.jaio.internal.uring.UringFdMonitor;
  * {@code io.jaio.coroutine}) need of a context beyond its public API: its callback runner, its
  * bottom-half queue, its io_uring monitor, and one <em>extension slot</em> per upper package for
  * the per-context state that package keeps (the thread pool, the coroutine schedule queue, the
- * submission API), so that the loop names none of their types.
+ * submission API, the Linux AIO state), so that the loop names none of their types.
  *
  * <p>Reached with {@link #of(AioContext)}, a JDK-style shared secret: {@code AioContext}
  * installs the accessor in its static initializer, so any caller that holds a context finds it.
@@ -41,7 +41,9 @@ public final class ContextCore {
         /** io.jaio.coroutine: the coroutines scheduled into the context (QEMU scheduled_coroutines). */
         CO_SCHEDULE,
         /** io.jaio.uring: the submission API (QEMU aio_add_sqe's state). */
-        IO_URING
+        IO_URING,
+        /** io.jaio.block: the Linux AIO context, eventfd and queue (QEMU aio_get_linux_aio's LinuxAioState). */
+        LINUX_AIO
     }
 
     /** The state an upper package keeps in a slot. */

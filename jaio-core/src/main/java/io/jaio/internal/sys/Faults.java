@@ -19,7 +19,7 @@ public final class Faults {
     /** The calls that can be faulted. */
     public enum Call {
         READ, WRITE, RECV, SEND, SENDMSG, ACCEPT, PPOLL, EPOLL_WAIT, EPOLL_CTL, PREAD, PWRITE, FDATASYNC, FALLOCATE,
-        OPEN, URING_ENTER
+        OPEN, URING_ENTER, IO_SETUP
     }
 
     /** Decides the fate of one call. */
@@ -71,6 +71,11 @@ public final class Faults {
     /** {@link #check} for io_uring_enter, which lives in another package. */
     public static long checkUringEnter() {
         return check(Call.URING_ENTER, 0);
+    }
+
+    /** {@link #check} for io_setup (Linux AIO), which lives in another package. */
+    public static long checkIoSetup() {
+        return check(Call.IO_SETUP, 0);
     }
 
     /** The length to pass to the kernel after a positive {@code check} result. */

@@ -43,6 +43,8 @@ public final class Syscalls {
     public static final int EFD_NONBLOCK = O_NONBLOCK;
     public static final int EFD_CLOEXEC = O_CLOEXEC;
     public static final int F_GETFD = 1;
+    /** fcntl command: the file status flags (O_DIRECT, O_NONBLOCK, access mode). */
+    public static final int F_GETFL = 3;
 
     private static final MethodHandle EVENTFD = errnoCall("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle READ = errnoCall("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
@@ -222,6 +224,16 @@ public final class Syscalls {
         MemorySegment ccs = threadErrnoSegment();
         try {
             int r = (int) FCNTL.invokeExact(ccs, fd, F_GETFD, 0);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** fcntl(fd, F_GETFL): the file status flags (open flags such as O_DIRECT), or {@code -errno}. */
+    public static int fcntlGetFl(MemorySegment ccs, int fd) {
+        try {
+            int r = (int) FCNTL.invokeExact(ccs, fd, F_GETFL, 0);
             return r < 0 ? -errno(ccs) : r;
         } catch (Throwable t) {
             throw rethrow(t);
