@@ -6,19 +6,19 @@ import java.util.List;
 import io.jaio.ClockType;
 
 /**
- * The armed timers of one {@link TimerList}: a timing wheel for the next ~4.3 s between a small
+ * The armed timers of one {@link TimerList}: a timing wheel for the next 4.3 s between a small
  * exact heap for the current tick and an exact heap for deadlines beyond the wheel's span.
  *
  * <p>Implementation notes.
  * <ul>
- * <li><b>Structure.</b> Time is cut into ticks of {@code 2^TICK_SHIFT} ns (65.5 us). {@link #cursorTick}
+ * <li><b>Structure.</b> Time is cut into ticks of {@code 2^TICK_SHIFT} ns (524 us). {@link #cursorTick}
  *     is the wheel's tick. A timer whose deadline falls in tick {@code d >>> TICK_SHIFT}:
  *     <ul>
  *     <li>{@code <= cursorTick} is in the <b>near heap</b> (due now or within the current tick);</li>
  *     <li>{@code cursorTick + 1 .. cursorTick + SLOTS - 1} is in the <b>wheel</b>, slot
- *         {@code tick & (SLOTS - 1)}: an unordered bag kept as two parallel arrays (nodes and
- *         their deadlines), each node knowing its index, so adding and removing are O(1)
- *         (removal moves the slot's last entry into the hole);</li>
+ *         {@code tick & (SLOTS - 1)}: an unordered bag kept as four intrusive doubly linked
+ *         lists (pushed at the front), so adding and removing are O(1) and a slot costs four
+ *         references;</li>
  *     <li>{@code >= cursorTick + SLOTS} is in the <b>far heap</b>.</li>
  *     </ul>
  *     So every near timer is earlier than every wheel timer, which is earlier than every far
@@ -40,7 +40,7 @@ import io.jaio.ClockType;
  *     ({@link #minCount}); else the far heap's top. Adding keeps the minimum exact; removing the
  *     last timer with it makes it unknown ({@link #minValid} false), and {@link #headNs} then
  *     returns the start of the first non-empty slot, a lower bound, until {@link #refine} scans
- *     that one slot (a tick's worth of deadlines, in an array). So {@code headNs() <=} the true
+ *     that one slot (a tick's worth of timers). So {@code headNs() <=} the true
  *     earliest deadline always, equal to it whenever {@link #headExact}.</li>
  * <li><b>Clocks that jump.</b> Forward: see above. Backward (HOST set back; the cursor is then
  *     ahead of the clock): timers armed before the cursor go to the near heap, which is exact for
@@ -51,21 +51,24 @@ import io.jaio.ClockType;
  * <p>Threading: none of its own; every method runs under the owning {@link TimerList}'s lock.
  */
 final class TimerWheel {
-    /** A tick is 2^16 ns = 65.536 us: the near heap holds one tick's worth of timers. */
-    static final int TICK_SHIFT = 16;
-    /** 2^16 slots of one tick: the wheel spans 2^32 ns = 4.29 s. */
-    static final int SLOT_BITS = 16;
+    /** A tick is 2^19 ns = 524 us: the near heap holds one tick's worth of timers. */
+    static final int TICK_SHIFT = 19;
+    /** 2^13 slots of one tick: the wheel spans 2^32 ns = 4.29 s. */
+    static final int SLOT_BITS = 13;
     static final int SLOTS = 1 << SLOT_BITS;
     private static final int MASK = SLOTS - 1;
-    private static final int WORDS = SLOTS / 64;
-    /** A slot emptied with more room than this gives its arrays back (a burst at one deadline). */
-    private static final int KEEP_CAPACITY = 1024;
-    private static final int FIRST_CAPACITY = 8;
+    /**
+     * Each slot is four lists (lanes), a timer going to lane {@code seq & 3}: emptying a slot
+     * walks the four lists side by side, so four cache misses are in flight instead of one.
+     */
+    static final int LANE_BITS = 2;
+    private static final int LANES = 1 << LANE_BITS;
+    private static final int LISTS = SLOTS << LANE_BITS;
+    private static final int WORDS = LISTS / 64;
 
-    private final TimerNode[][] slotNodes = new TimerNode[SLOTS][];
-    private final long[][] slotDeadlines = new long[SLOTS][];
-    private final int[] slotCounts = new int[SLOTS];
-    /** Bit s of word s/64: slot s is not empty. */
+    /** The first node of each list (slot << LANE_BITS | lane) of the wheel (null: empty). */
+    private final TimerNode[] heads = new TimerNode[LISTS];
+    /** Bit l of word l/64: list l is not empty. */
     private final long[] occupied = new long[WORDS];
     /** Bit w of word w/64: occupied[w] != 0. */
     private final long[] summary = new long[WORDS / 64];
@@ -100,7 +103,7 @@ final class TimerWheel {
         if (ahead <= 0) {
             near.add(t);
         } else if (ahead < SLOTS) {
-            append((int) tick & MASK, t, d);
+            append(((int) tick & MASK) << LANE_BITS | ((int) t.seq & (LANES - 1)), t, d);
         } else {
             far.add(t);
         }
@@ -143,17 +146,18 @@ final class TimerWheel {
         if (headExact()) {
             return;
         }
-        int slot = (int) firstSlotTick() & MASK;
-        long[] ds = slotDeadlines[slot];
+        int first = ((int) firstSlotTick() & MASK) << LANE_BITS;
         long min = TimerList.NONE;
         int count = 0;
-        for (int i = 0, n = slotCounts[slot]; i < n; i++) { // bounded by the slot's size
-            long d = ds[i];
-            if (d < min) {
-                min = d;
-                count = 1;
-            } else if (d == min) {
-                count++;
+        for (int l = first; l < first + LANES; l++) {
+            for (TimerNode t = heads[l]; t != null; t = t.next) { // bounded by the slot's size
+                long d = t.expireNs;
+                if (d < min) {
+                    min = d;
+                    count = 1;
+                } else if (d == min) {
+                    count++;
+                }
             }
         }
         minNs = min;
@@ -207,14 +211,17 @@ final class TimerWheel {
             leak(far.at(i), clock, leaks);
         }
         far.clear();
-        for (int slot = 0; slot < SLOTS && wheelCount > 0; slot++) {
-            int n = slotCounts[slot];
-            for (int i = 0; i < n; i++) {
-                leak(slotNodes[slot][i], clock, leaks);
-                slotNodes[slot][i] = null;
+        for (int l = 0; l < LISTS && wheelCount > 0; l++) {
+            TimerNode t = heads[l];
+            heads[l] = null;
+            while (t != null) { // bounded by wheelCount
+                TimerNode next = t.next;
+                t.next = null;
+                t.prev = null;
+                leak(t, clock, leaks);
+                wheelCount--;
+                t = next;
             }
-            slotCounts[slot] = 0;
-            wheelCount -= n;
         }
         Arrays.fill(occupied, 0);
         Arrays.fill(summary, 0);
@@ -232,20 +239,18 @@ final class TimerWheel {
 
     // ---- the wheel's slots ----
 
-    private void append(int slot, TimerNode t, long d) {
-        int n = slotCounts[slot];
-        TimerNode[] ns = slotNodes[slot];
-        if (ns == null || n == ns.length) {
-            ns = grow(slot, n);
+    private void append(int list, TimerNode t, long d) {
+        TimerNode head = heads[list];
+        t.next = head;
+        t.prev = null;
+        if (head != null) {
+            head.prev = t;
+        } else {
+            setOccupied(list);
         }
-        ns[n] = t;
-        slotDeadlines[slot][n] = d;
-        slotCounts[slot] = n + 1;
-        t.where = slot;
-        t.pos = n;
-        if (n == 0) {
-            setOccupied(slot);
-        }
+        heads[list] = t;
+        t.where = list;
+        t.pos = -1;
         wheelCount++;
         if (minValid) {
             if (d < minNs) {
@@ -257,36 +262,24 @@ final class TimerWheel {
         }
     }
 
-    private TimerNode[] grow(int slot, int n) {
-        int cap = Math.max(FIRST_CAPACITY, n * 2);
-        TimerNode[] ns = new TimerNode[cap];
-        long[] ds = new long[cap];
-        if (n > 0) {
-            System.arraycopy(slotNodes[slot], 0, ns, 0, n);
-            System.arraycopy(slotDeadlines[slot], 0, ds, 0, n);
-        }
-        slotNodes[slot] = ns;
-        slotDeadlines[slot] = ds;
-        return ns;
-    }
-
     private void removeFromSlot(TimerNode t) {
-        int slot = t.where;
-        int i = t.pos;
-        TimerNode[] ns = slotNodes[slot];
-        long[] ds = slotDeadlines[slot];
-        long d = ds[i];
-        int last = --slotCounts[slot];
-        if (i != last) {
-            TimerNode moved = ns[last];
-            ns[i] = moved;
-            ds[i] = ds[last];
-            moved.pos = i;
+        int list = t.where;
+        TimerNode next = t.next;
+        TimerNode prev = t.prev;
+        if (prev != null) {
+            prev.next = next;
+        } else {
+            heads[list] = next;
+            if (next == null) {
+                clearOccupied(list);
+            }
         }
-        ns[last] = null;
-        if (last == 0) {
-            clearOccupied(slot);
+        if (next != null) {
+            next.prev = prev;
         }
+        t.next = null;
+        t.prev = null;
+        long d = t.expireNs;
         if (--wheelCount == 0) {
             minValid = true;
             minNs = TimerList.NONE;
@@ -299,20 +292,18 @@ final class TimerWheel {
     /** Empties the non-empty slots in [a, b] into the near heap. */
     private void flushSlots(int a, int b) {
         int before = wheelCount;
-        for (int slot = nextOccupied(a); slot >= 0 && slot <= b; slot = nextOccupied(slot + 1)) { // at most b - a + 1 slots
-            int n = slotCounts[slot];
-            TimerNode[] ns = slotNodes[slot];
-            for (int i = 0; i < n; i++) { // bounded by the slot's size
-                TimerNode t = ns[i];
-                ns[i] = null;
-                near.add(t);
-            }
-            slotCounts[slot] = 0;
-            clearOccupied(slot);
-            wheelCount -= n;
-            if (ns.length > KEEP_CAPACITY) {
-                slotNodes[slot] = null;
-                slotDeadlines[slot] = null;
+        for (int l = nextOccupied(a << LANE_BITS); l >= 0 && (l >>> LANE_BITS) <= b; // at most b - a + 1 slots
+                l = nextOccupied(((l >>> LANE_BITS) + 1) << LANE_BITS)) {
+            int first = l & ~(LANES - 1);
+            TimerNode t0 = takeList(first);
+            TimerNode t1 = takeList(first + 1);
+            TimerNode t2 = takeList(first + 2);
+            TimerNode t3 = takeList(first + 3);
+            while (t0 != null || t1 != null || t2 != null || t3 != null) { // bounded by the slot's size
+                t0 = toNear(t0); // four independent chains: their loads overlap
+                t1 = toNear(t1);
+                t2 = toNear(t2);
+                t3 = toNear(t3);
             }
         }
         if (wheelCount != before) {
@@ -322,34 +313,56 @@ final class TimerWheel {
         }
     }
 
+    private TimerNode takeList(int l) {
+        TimerNode t = heads[l];
+        if (t != null) {
+            heads[l] = null;
+            clearOccupied(l);
+        }
+        return t;
+    }
+
+    /** Moves {@code t} (if any) from its emptied list to the near heap; returns the next one. */
+    private TimerNode toNear(TimerNode t) {
+        if (t == null) {
+            return null;
+        }
+        TimerNode next = t.next;
+        t.next = null;
+        t.prev = null;
+        near.add(t);
+        wheelCount--;
+        return next;
+    }
+
     /** The tick of the first non-empty slot after the cursor; only when wheelCount > 0. */
     private long firstSlotTick() {
         int start = (int) (cursorTick + 1) & MASK;
-        int slot = nextOccupied(start);
-        if (slot < 0) {
-            slot = nextOccupied(0); // wrapped around
+        int l = nextOccupied(start << LANE_BITS);
+        if (l < 0) {
+            l = nextOccupied(0); // wrapped around
         }
-        return cursorTick + 1 + ((slot - start) & MASK);
+        return cursorTick + 1 + (((l >>> LANE_BITS) - start) & MASK);
     }
 
-    private void setOccupied(int slot) {
-        int w = slot >>> 6;
-        occupied[w] |= 1L << slot;
+    private void setOccupied(int list) {
+        int w = list >>> 6;
+        occupied[w] |= 1L << list;
         summary[w >>> 6] |= 1L << w;
     }
 
-    private void clearOccupied(int slot) {
-        int w = slot >>> 6;
-        long bits = occupied[w] & ~(1L << slot);
+    private void clearOccupied(int list) {
+        int w = list >>> 6;
+        long bits = occupied[w] & ~(1L << list);
         occupied[w] = bits;
         if (bits == 0) {
             summary[w >>> 6] &= ~(1L << w);
         }
     }
 
-    /** The first non-empty slot >= from, or -1. */
+    /** The first non-empty list >= from, or -1. */
     private int nextOccupied(int from) {
-        if (from >= SLOTS) {
+        if (from >= LISTS) {
             return -1;
         }
         int w = from >>> 6;
