@@ -174,9 +174,7 @@ public final class TimerList {
         int budget;
         lock();
         try {
-            wheel.advanceTo(nowNs); // every timer due at nowNs is now in the near heap
             budget = wheel.size() + REARM_ALLOWANCE;
-            publishAfterRemoval(); // the cursor moved: the wheel's bound may be exact now
         } finally {
             unlock();
         }
@@ -184,9 +182,13 @@ public final class TimerList {
             TimerNode t;
             lock();
             try {
-                t = wheel.pollDue(nowNs);
+                t = wheel.pollDue(nowNs); // moves the cursor slot by slot as the near heap runs dry
                 if (t != null) {
                     disarmed(t);
+                }
+                publishAfterRemoval();
+                if (t == null) {
+                    wheel.advanceTo(nowNs); // nothing is due: bring the cursor to the clock (the slots left are not due)
                     publishAfterRemoval();
                 }
             } finally {

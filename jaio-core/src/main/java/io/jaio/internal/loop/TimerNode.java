@@ -42,11 +42,10 @@ public final class TimerNode {
     long seq;
     /** Where the node is: {@link #NOT_ARMED}, {@link #IN_NEAR}, {@link #IN_FAR} or a wheel slot (>= 0). Guarded by the lock. */
     int where = NOT_ARMED;
-    /** Index in that heap (-1 in a wheel slot). Guarded by the lock. */
+    /** Index in that heap, or in that wheel slot's chunk. Guarded by the lock. */
     int pos = -1;
-    /** Neighbours in a wheel slot's list (null in a heap). Guarded by the lock. */
-    TimerNode next;
-    TimerNode prev;
+    /** The wheel chunk that holds the node (an id, not a reference: see TimerWheel). Guarded by the lock. */
+    int chunk = -1;
 
     /** A disarmed timer on {@code list} that runs {@code callback} when it expires. */
     public TimerNode(TimerList list, Runnable callback) {

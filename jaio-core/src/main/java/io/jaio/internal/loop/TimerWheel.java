@@ -16,15 +16,21 @@ import io.jaio.ClockType;
  *     <ul>
  *     <li>{@code <= cursorTick} is in the <b>near heap</b> (due now or within the current tick);</li>
  *     <li>{@code cursorTick + 1 .. cursorTick + SLOTS - 1} is in the <b>wheel</b>, slot
- *         {@code tick & (SLOTS - 1)}: an unordered bag kept as four intrusive doubly linked
- *         lists (pushed at the front), so adding and removing are O(1) and a slot costs four
- *         references;</li>
+ *         {@code tick & (SLOTS - 1)}: an unordered bag kept in chunks of {@link #CHUNK}
+ *         references (only the slot's first chunk is not full), each node knowing its chunk
+ *         and index (ints), so adding is O(1) and removing is O(1) (the slot's last entry
+ *         moves into the hole). Chunks come from a free list owned by the wheel, so memory
+ *         follows the number of armed timers, and arming stores one reference, into a chunk,
+ *         next to the previous one: no reference into another timer, which with G1 would
+ *         dirty a card at a random place per arming (measured: 3-10x slower arming with linked
+ *         lists);</li>
  *     <li>{@code >= cursorTick + SLOTS} is in the <b>far heap</b>.</li>
  *     </ul>
  *     So every near timer is earlier than every wheel timer, which is earlier than every far
  *     timer; inside the near and far heaps the order is (deadline, arming sequence).</li>
- * <li><b>Moving the cursor</b> ({@link #advanceTo}, from {@code TimerList.run} with the clock's
- *     now): the slots of the ticks passed are emptied into the near heap (each slot once, found
+ * <li><b>Moving the cursor</b> ({@link #pollDue}, one non-empty slot at a time, and
+ *     {@link #advanceTo}): the slots of the ticks passed are emptied into the near heap (each slot once, its
+ *     chunks read in order, so the misses on the timers overlap; slots found
  *     through an occupancy bitmap and a summary of it, so a clock that jumps hours forward costs
  *     O(slots visited / 64) words plus the timers moved), then far timers that came within the
  *     wheel's span move into it (or straight into the near heap). A timer therefore moves at
@@ -39,13 +45,16 @@ import io.jaio.ClockType;
  *     minimum of the wheel, kept in {@link #minNs} with how many wheel timers have it
  *     ({@link #minCount}); else the far heap's top. Adding keeps the minimum exact; removing the
  *     last timer with it makes it unknown ({@link #minValid} false), and {@link #headNs} then
- *     returns the start of the first non-empty slot, a lower bound, until {@link #refine} scans
- *     that one slot (a tick's worth of timers). So {@code headNs() <=} the true
+ *     returns the start of the first non-empty slot, a lower bound, until {@link #refine} makes
+ *     it exact: by moving the cursor to that slot when it is at most {@link #PULL_TICKS} ahead
+ *     (its timers go to the near heap, where they would go within 2 ms anyway), else by
+ *     scanning that one slot (a tick's worth of timers). So {@code headNs() <=} the true
  *     earliest deadline always, equal to it whenever {@link #headExact}.</li>
- * <li><b>Clocks that jump.</b> Forward: see above. Backward (HOST set back; the cursor is then
- *     ahead of the clock): timers armed before the cursor go to the near heap, which is exact for
- *     any deadline, so nothing fires late or early; only that heap grows. When the list is
- *     empty, {@link #rebase} puts the cursor back on the clock.</li>
+ * <li><b>A cursor ahead of the clock</b> (by up to {@link #PULL_TICKS} after a refine, by any
+ *     amount when HOST is set back): timers armed before the cursor go to the near heap, which
+ *     is exact for any deadline, so nothing fires late or early; only that heap grows.
+ *     {@link #advanceTo} never moves the cursor back; when the list is empty, {@link #rebase}
+ *     puts it on the clock. A clock that jumps forward: see above.</li>
  * </ul>
  *
  * <p>Threading: none of its own; every method runs under the owning {@link TimerList}'s lock.
@@ -57,21 +66,26 @@ final class TimerWheel {
     static final int SLOT_BITS = 13;
     static final int SLOTS = 1 << SLOT_BITS;
     private static final int MASK = SLOTS - 1;
-    /**
-     * Each slot is four lists (lanes), a timer going to lane {@code seq & 3}: emptying a slot
-     * walks the four lists side by side, so four cache misses are in flight instead of one.
-     */
-    static final int LANE_BITS = 2;
-    private static final int LANES = 1 << LANE_BITS;
-    private static final int LISTS = SLOTS << LANE_BITS;
-    private static final int WORDS = LISTS / 64;
+    private static final int WORDS = SLOTS / 64;
+    /** References per chunk of a slot. */
+    static final int CHUNK = 64;
+    /** How far ahead of the cursor refine() moves it rather than scan a slot (2 ms). */
+    private static final int PULL_TICKS = 4;
 
-    /** The first node of each list (slot << LANE_BITS | lane) of the wheel (null: empty). */
-    private final TimerNode[] heads = new TimerNode[LISTS];
-    /** Bit l of word l/64: list l is not empty. */
+    /** The chunk each slot is filling (the first of its chain), or -1 when the slot is empty. */
+    private final int[] slotTop = new int[SLOTS];
+    /** Chunks by id; chunkNext links a slot's chunks, chunkFill counts the used entries. */
+    private TimerNode[][] chunks = new TimerNode[64][];
+    private int[] chunkNext = new int[64];
+    private int[] chunkFill = new int[64];
+    /** Chunk ids made so far; ids of free chunks (a stack). */
+    private int chunkIds;
+    private int[] freeChunks = new int[64];
+    private int freeCount;
+    /** Bit s of word s/64: slot s is not empty. */
     private final long[] occupied = new long[WORDS];
     /** Bit w of word w/64: occupied[w] != 0. */
-    private final long[] summary = new long[WORDS / 64];
+    private final long[] summary = new long[(WORDS + 63) / 64];
     private final TimerHeap near = new TimerHeap(TimerNode.IN_NEAR);
     private final TimerHeap far = new TimerHeap(TimerNode.IN_FAR);
     private long cursorTick;
@@ -80,6 +94,10 @@ final class TimerWheel {
     private boolean minValid = true;
     private long minNs = TimerList.NONE;
     private int minCount;
+
+    TimerWheel() {
+        Arrays.fill(slotTop, -1);
+    }
 
     int size() {
         return near.size() + wheelCount + far.size();
@@ -103,7 +121,7 @@ final class TimerWheel {
         if (ahead <= 0) {
             near.add(t);
         } else if (ahead < SLOTS) {
-            append(((int) tick & MASK) << LANE_BITS | ((int) t.seq & (LANES - 1)), t, d);
+            append((int) tick & MASK, t, d);
         } else {
             far.add(t);
         }
@@ -118,12 +136,31 @@ final class TimerWheel {
         }
     }
 
-    /** The near heap's first node if it is due at {@code nowNs} (removed), else null. */
+    /**
+     * The earliest timer if it is due at {@code nowNs} (removed), else null. When the near heap
+     * is empty, moves the cursor to the next non-empty slot (or the far heap's first tick) if
+     * that tick has begun, one slot at a time: a loop that fell behind fires from a heap of one
+     * tick's timers, not of its whole backlog.
+     */
     TimerNode pollDue(long nowNs) {
-        if (near.size() == 0 || near.topDeadline() > nowNs) {
-            return null;
+        long nowTick = Math.max(nowNs, 0) >>> TICK_SHIFT;
+        for (;;) { // each turn empties one slot or moves far timers in; bounded by size()
+            if (near.size() > 0) { // near ticks <= cursor < wheel ticks < far ticks
+                return near.topDeadline() <= nowNs ? near.poll() : null;
+            }
+            long next;
+            if (wheelCount > 0) {
+                next = firstSlotTick();
+            } else if (far.size() > 0) {
+                next = far.topDeadline() >>> TICK_SHIFT;
+            } else {
+                return null;
+            }
+            if (next > nowTick) {
+                return null;
+            }
+            advanceTo(next << TICK_SHIFT);
         }
-        return near.poll();
     }
 
     /** A lower bound of the earliest deadline, exact when {@link #headExact}; NONE when empty. */
@@ -141,17 +178,28 @@ final class TimerWheel {
         return near.size() > 0 || wheelCount == 0 || minValid;
     }
 
-    /** Makes {@link #headNs} exact: scans the first non-empty slot for the wheel's minimum. */
+    /**
+     * Makes {@link #headNs} exact. When the first non-empty slot is at most {@link #PULL_TICKS}
+     * ahead (the steady state of a busy wheel: the near heap has just run dry), moves the
+     * cursor there, which empties that slot into the near heap, so its timers are read once
+     * and fire from the heap; the cursor is then up to that far ahead of the clock, which only
+     * sends a few more armings to the (exact) near heap. Otherwise scans that one slot.
+     */
     void refine() {
         if (headExact()) {
             return;
         }
-        int first = ((int) firstSlotTick() & MASK) << LANE_BITS;
+        long firstTick = firstSlotTick();
+        if (firstTick - cursorTick <= PULL_TICKS) {
+            advanceTo(firstTick << TICK_SHIFT);
+            return;
+        }
         long min = TimerList.NONE;
         int count = 0;
-        for (int l = first; l < first + LANES; l++) {
-            for (TimerNode t = heads[l]; t != null; t = t.next) { // bounded by the slot's size
-                long d = t.expireNs;
+        for (int c = slotTop[(int) firstTick & MASK]; c >= 0; c = chunkNext[c]) { // bounded by the slot's chunks
+            TimerNode[] entries = chunks[c];
+            for (int i = 0, n = chunkFill[c]; i < n; i++) {
+                long d = entries[i].expireNs;
                 if (d < min) {
                     min = d;
                     count = 1;
@@ -211,17 +259,16 @@ final class TimerWheel {
             leak(far.at(i), clock, leaks);
         }
         far.clear();
-        for (int l = 0; l < LISTS && wheelCount > 0; l++) {
-            TimerNode t = heads[l];
-            heads[l] = null;
-            while (t != null) { // bounded by wheelCount
-                TimerNode next = t.next;
-                t.next = null;
-                t.prev = null;
-                leak(t, clock, leaks);
-                wheelCount--;
-                t = next;
+        for (int slot = 0; slot < SLOTS && wheelCount > 0; slot++) {
+            for (int c = slotTop[slot]; c >= 0; c = takeChunk(c)) { // bounded by the slot's chunks
+                TimerNode[] entries = chunks[c];
+                for (int i = 0, n = chunkFill[c]; i < n; i++) {
+                    leak(entries[i], clock, leaks);
+                    entries[i] = null;
+                    wheelCount--;
+                }
             }
+            slotTop[slot] = -1;
         }
         Arrays.fill(occupied, 0);
         Arrays.fill(summary, 0);
@@ -239,18 +286,22 @@ final class TimerWheel {
 
     // ---- the wheel's slots ----
 
-    private void append(int list, TimerNode t, long d) {
-        TimerNode head = heads[list];
-        t.next = head;
-        t.prev = null;
-        if (head != null) {
-            head.prev = t;
-        } else {
-            setOccupied(list);
+    private void append(int slot, TimerNode t, long d) {
+        int c = slotTop[slot];
+        if (c < 0 || chunkFill[c] == CHUNK) {
+            int fresh = newChunk();
+            chunkNext[fresh] = c;
+            slotTop[slot] = fresh;
+            if (c < 0) {
+                setOccupied(slot);
+            }
+            c = fresh;
         }
-        heads[list] = t;
-        t.where = list;
-        t.pos = -1;
+        int i = chunkFill[c]++;
+        chunks[c][i] = t;
+        t.where = slot;
+        t.chunk = c;
+        t.pos = i;
         wheelCount++;
         if (minValid) {
             if (d < minNs) {
@@ -263,22 +314,25 @@ final class TimerWheel {
     }
 
     private void removeFromSlot(TimerNode t) {
-        int list = t.where;
-        TimerNode next = t.next;
-        TimerNode prev = t.prev;
-        if (prev != null) {
-            prev.next = next;
-        } else {
-            heads[list] = next;
-            if (next == null) {
-                clearOccupied(list);
+        int slot = t.where;
+        int top = slotTop[slot];
+        int last = --chunkFill[top];
+        TimerNode[] topEntries = chunks[top];
+        TimerNode moved = topEntries[last];
+        topEntries[last] = null;
+        if (moved != t) { // the slot's last entry fills the hole
+            chunks[t.chunk][t.pos] = moved;
+            moved.chunk = t.chunk;
+            moved.pos = t.pos;
+        }
+        if (last == 0) {
+            int next = takeChunk(top);
+            slotTop[slot] = next;
+            if (next < 0) {
+                clearOccupied(slot);
             }
         }
-        if (next != null) {
-            next.prev = prev;
-        }
-        t.next = null;
-        t.prev = null;
+        t.chunk = -1;
         long d = t.expireNs;
         if (--wheelCount == 0) {
             minValid = true;
@@ -292,19 +346,18 @@ final class TimerWheel {
     /** Empties the non-empty slots in [a, b] into the near heap. */
     private void flushSlots(int a, int b) {
         int before = wheelCount;
-        for (int l = nextOccupied(a << LANE_BITS); l >= 0 && (l >>> LANE_BITS) <= b; // at most b - a + 1 slots
-                l = nextOccupied(((l >>> LANE_BITS) + 1) << LANE_BITS)) {
-            int first = l & ~(LANES - 1);
-            TimerNode t0 = takeList(first);
-            TimerNode t1 = takeList(first + 1);
-            TimerNode t2 = takeList(first + 2);
-            TimerNode t3 = takeList(first + 3);
-            while (t0 != null || t1 != null || t2 != null || t3 != null) { // bounded by the slot's size
-                t0 = toNear(t0); // four independent chains: their loads overlap
-                t1 = toNear(t1);
-                t2 = toNear(t2);
-                t3 = toNear(t3);
+        for (int slot = nextOccupied(a); slot >= 0 && slot <= b; slot = nextOccupied(slot + 1)) { // at most b - a + 1 slots
+            for (int c = slotTop[slot]; c >= 0; c = takeChunk(c)) { // bounded by the slot's chunks
+                TimerNode[] entries = chunks[c];
+                for (int i = 0, n = chunkFill[c]; i < n; i++) { // in order: the misses on the timers overlap
+                    TimerNode t = entries[i];
+                    entries[i] = null;
+                    near.add(t);
+                }
+                wheelCount -= chunkFill[c];
             }
+            slotTop[slot] = -1;
+            clearOccupied(slot);
         }
         if (wheelCount != before) {
             // The first non-empty slot, which holds the minimum, was among those flushed; the
@@ -313,56 +366,60 @@ final class TimerWheel {
         }
     }
 
-    private TimerNode takeList(int l) {
-        TimerNode t = heads[l];
-        if (t != null) {
-            heads[l] = null;
-            clearOccupied(l);
+    /** A free chunk's id (a new chunk only when none is free: the pool grows to its peak, then stays). */
+    private int newChunk() {
+        if (freeCount > 0) {
+            return freeChunks[--freeCount];
         }
-        return t;
+        int id = chunkIds++;
+        if (id == chunks.length) {
+            int cap = id * 2;
+            chunks = Arrays.copyOf(chunks, cap);
+            chunkNext = Arrays.copyOf(chunkNext, cap);
+            chunkFill = Arrays.copyOf(chunkFill, cap);
+            freeChunks = Arrays.copyOf(freeChunks, cap);
+        }
+        chunks[id] = new TimerNode[CHUNK];
+        return id;
     }
 
-    /** Moves {@code t} (if any) from its emptied list to the near heap; returns the next one. */
-    private TimerNode toNear(TimerNode t) {
-        if (t == null) {
-            return null;
-        }
-        TimerNode next = t.next;
-        t.next = null;
-        t.prev = null;
-        near.add(t);
-        wheelCount--;
+    /** Gives chunk {@code c} (emptied by the caller) back; returns the next chunk of its slot. */
+    private int takeChunk(int c) {
+        int next = chunkNext[c];
+        chunkFill[c] = 0;
+        chunkNext[c] = -1;
+        freeChunks[freeCount++] = c;
         return next;
     }
 
     /** The tick of the first non-empty slot after the cursor; only when wheelCount > 0. */
     private long firstSlotTick() {
         int start = (int) (cursorTick + 1) & MASK;
-        int l = nextOccupied(start << LANE_BITS);
-        if (l < 0) {
-            l = nextOccupied(0); // wrapped around
+        int slot = nextOccupied(start);
+        if (slot < 0) {
+            slot = nextOccupied(0); // wrapped around
         }
-        return cursorTick + 1 + (((l >>> LANE_BITS) - start) & MASK);
+        return cursorTick + 1 + ((slot - start) & MASK);
     }
 
-    private void setOccupied(int list) {
-        int w = list >>> 6;
-        occupied[w] |= 1L << list;
+    private void setOccupied(int slot) {
+        int w = slot >>> 6;
+        occupied[w] |= 1L << slot;
         summary[w >>> 6] |= 1L << w;
     }
 
-    private void clearOccupied(int list) {
-        int w = list >>> 6;
-        long bits = occupied[w] & ~(1L << list);
+    private void clearOccupied(int slot) {
+        int w = slot >>> 6;
+        long bits = occupied[w] & ~(1L << slot);
         occupied[w] = bits;
         if (bits == 0) {
             summary[w >>> 6] &= ~(1L << w);
         }
     }
 
-    /** The first non-empty list >= from, or -1. */
+    /** The first non-empty slot >= from, or -1. */
     private int nextOccupied(int from) {
-        if (from >= LISTS) {
+        if (from >= SLOTS) {
             return -1;
         }
         int w = from >>> 6;

@@ -93,7 +93,7 @@ class TimerWheelTest {
         assertEquals(TimerNode.IN_FAR, a.where);
         runUntil(d - SPAN / 2); // the cursor moves: 'a' comes into the wheel first
         TimerNode b = arm(d);
-        assertTrue(a.where >= 0 && a.where >>> TimerWheel.LANE_BITS == b.where >>> TimerWheel.LANE_BITS, "equal deadlines share a slot");
+        assertTrue(a.where >= 0 && a.where == b.where, "equal deadlines share a slot");
         runUntil(d - 3); // the same tick: 'a' and 'b' are in the near heap now
         TimerNode c = arm(d);
         assertEquals(TimerNode.IN_NEAR, a.where);
@@ -108,7 +108,7 @@ class TimerWheelTest {
         TimerNode n1 = arm(T0 + 1);
         TimerNode n2 = arm(T0 + 2);
         TimerNode w1 = arm(T0 + 5 * TICK);
-        TimerNode w2 = arm(T0 + 5 * TICK); // same slot, next lane
+        TimerNode w2 = arm(T0 + 5 * TICK); // same slot: removing w1 moves w2 into its place
         TimerNode w3 = arm(T0 + 5 * TICK + 1);
         TimerNode f1 = arm(T0 + 2 * SPAN);
         TimerNode f2 = arm(T0 + 3 * SPAN);
@@ -192,6 +192,51 @@ class TimerWheelTest {
         assertEquals(List.of(a), runUntil(T0 + 2 * TICK + 1));
     }
 
+    @Test
+    void refineMovesTheCursorToANearSlotAndLaterArmingsBeforeItStillFireInOrder() {
+        wheel.rebase(T0);
+        TimerNode a = arm(T0 + 2 * TICK + 10);
+        TimerNode b = arm(T0 + 2 * TICK + 20);
+        wheel.remove(a);
+        a.where = TimerNode.NOT_ARMED;
+        assertFalse(wheel.headExact());
+        wheel.refine(); // the first slot is 2 ticks ahead: pulled into the near heap
+        assertTrue(wheel.headExact());
+        assertEquals(b.expireNs, wheel.headNs());
+        assertEquals(TimerNode.IN_NEAR, b.where);
+        TimerNode c = arm(T0 + TICK + 5); // before the cursor now: the near heap
+        assertEquals(TimerNode.IN_NEAR, c.where);
+        assertEquals(List.of(), runUntil(T0 + TICK + 4), "the cursor ahead of the clock fires nothing early");
+        assertEquals(List.of(c), runUntil(T0 + TICK + 5));
+        assertEquals(List.of(b), runUntil(T0 + 2 * TICK + 20));
+        assertTrue(wheel.isEmpty());
+    }
+
+    @Test
+    void aSlotOfManyChunksKeepsEveryTimerThroughRemovals() {
+        wheel.rebase(T0);
+        List<TimerNode> all = new ArrayList<>();
+        for (int i = 0; i < 5 * TimerWheel.CHUNK + 3; i++) { // one slot, six chunks
+            all.add(arm(T0 + 7 * TICK + (i * 7919L) % TICK));
+        }
+        List<TimerNode> kept = new ArrayList<>();
+        for (int i = 0; i < all.size(); i++) {
+            TimerNode t = all.get(i);
+            if (i % 3 == 0 || i >= all.size() - 70) { // from every chunk, and the whole first one
+                wheel.remove(t);
+                t.where = TimerNode.NOT_ARMED;
+            } else {
+                kept.add(t);
+            }
+        }
+        assertEquals(kept.size(), wheel.size());
+        kept.sort(Comparator.<TimerNode>comparingLong(t -> t.expireNs).thenComparingLong(t -> t.seq));
+        assertEquals(kept, runUntil(T0 + 8 * TICK));
+        assertTrue(wheel.isEmpty());
+        TimerNode again = arm(all.get(0), T0 + 9 * TICK); // chunks went back to the pool and are reused
+        assertEquals(List.of(again), runUntil(T0 + 9 * TICK));
+    }
+
     /** A seeded random run against a TreeSet of (deadline, seq): order, head bound and exactness. */
     @Test
     void randomOperationsMatchASortedReference() {
@@ -210,6 +255,9 @@ class TimerWheelTest {
             TimerNode t = nodes[rnd.nextInt(nodes.length)];
             if (op < 5) {
                 long d = Math.max(0, now - TICK + rnd.nextLong(ranges[rnd.nextInt(ranges.length)] + TICK));
+                if (rnd.nextInt(5) == 0) {
+                    d = ((now >>> TimerWheel.TICK_SHIFT) + 3 << TimerWheel.TICK_SHIFT) + rnd.nextLong(TICK); // crowd one slot: many chunks
+                }
                 if (rnd.nextInt(8) == 0 && !ref.isEmpty()) {
                     d = ref.first().expireNs; // equal deadlines
                 }
