@@ -21,22 +21,22 @@ import io.jaio.ClockType;
  *         and index (ints), so adding is O(1) and removing is O(1) (the slot's last entry
  *         moves into the hole). Chunks come from a free list owned by the wheel, so memory
  *         follows the number of armed timers, and arming stores one reference, into a chunk,
- *         next to the previous one: no reference into another timer, which with G1 would
- *         dirty a card at a random place per arming (measured: 3-10x slower arming with linked
- *         lists);</li>
+ *         next to the previous one: no reference into another timer, which with G1 dirties
+ *         a card at a random place per arming (linked lists armed 3-10x slower under G1 than
+ *         under ParallelGC);</li>
  *     <li>{@code >= cursorTick + SLOTS} is in the <b>far heap</b>.</li>
  *     </ul>
  *     So every near timer is earlier than every wheel timer, which is earlier than every far
  *     timer; inside the near and far heaps the order is (deadline, arming sequence).</li>
- * <li><b>Moving the cursor</b> ({@link #pollDue}, one non-empty slot at a time, and
- *     {@link #advanceTo}): the slots of the ticks passed are emptied into the near heap (each slot once, its
- *     chunks read in order, so the misses on the timers overlap; slots found
- *     through an occupancy bitmap and a summary of it, so a clock that jumps hours forward costs
- *     O(slots visited / 64) words plus the timers moved), then far timers that came within the
- *     wheel's span move into it (or straight into the near heap). A timer therefore moves at
+ * <li><b>Moving the cursor</b> ({@link #pollDue}, one non-empty slot at a time as the near
+ *     heap runs dry; {@link #advanceTo}): the slots of the ticks passed are emptied into the
+ *     near heap (each slot once, its chunks read in order so the misses on the timers overlap;
+ *     slots found through an occupancy bitmap and its summary, so a clock that jumps hours
+ *     forward costs O(slots / 64) words plus the timers moved), then far timers that came
+ *     within the span move into the wheel (or straight into the near heap). A timer moves at
  *     most twice (far to wheel, wheel to near heap) before it fires, and the fire path pops a
- *     heap of about one tick's worth of timers, not of all of them. There is no cascade of a
- *     coarse slot: the wheel has one level, and what lies beyond it is exact already.</li>
+ *     heap of one tick's timers, even when the loop has fallen behind. There is no cascade of
+ *     a coarse slot: the wheel has one level, and what lies beyond it is exact already.</li>
  * <li><b>FIFO among equal deadlines</b>: equal deadlines fall in the same tick, hence always in
  *     the same part (the far-to-wheel move happens in {@link #advanceTo} before anything is
  *     placed against the new cursor), and the heaps break ties by the arming sequence, which a
