@@ -34,6 +34,8 @@ import io.netty.channel.MultiThreadIoEventLoopGroup;
  *     allocates a ScheduledFutureTask per call, by design).</li>
  * <li><b>lateness</b>: {@code System.nanoTime()} in the callback minus the intended deadline
  *     (the nanoTime read at arming + delay); p50, p99 and max over the N timers of a round.</li>
+ * <li><b>B/timer</b>: bytes the arming thread allocated while arming, and the loop thread while
+ *     firing (HotSpot's per-thread allocation counter), divided by N.</li>
  * </ul>
  * jaio runs on the main thread, which builds the context (its home thread) and then calls
  * {@code poll(true)} until all have fired. Arguments: {@code [N] [rounds] [warmupRounds]
@@ -76,8 +78,13 @@ public final class TimerLateness {
         }
     }
 
-    record Result(String side, long delayMs, double insertNs, double p50Us, double p99Us, double maxUs, double drainMs) {
+    record Result(String side, long delayMs, double insertNs, double p50Us, double p99Us, double maxUs, double drainMs,
+            double armBytes, double fireBytes) {
     }
+
+    /** Bytes allocated by a thread (HotSpot's per-thread counter), to show the arming and firing paths allocate nothing. */
+    private static final com.sun.management.ThreadMXBean MX =
+            (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
 
     private TimerLateness() {
     }
@@ -121,8 +128,9 @@ public final class TimerLateness {
                             netty("netty-nio", nio.next(), fires, rec, offsets, delayMs),
                             netty("netty-epoll", epoll.next(), fires, rec, offsets, delayMs));
                     for (Result res : round) {
-                        System.out.printf(Locale.ROOT, "%s %-12s delay=%4dms insert=%7.1f ns/timer  late p50=%10.1f us p99=%10.1f us max=%10.1f us  insert-end->last-fire=%7.1f ms%n",
-                                measured ? "round  " : "warm-up", res.side, res.delayMs, res.insertNs, res.p50Us, res.p99Us, res.maxUs, res.drainMs);
+                        System.out.printf(Locale.ROOT, "%s %-12s delay=%4dms insert=%7.1f ns/timer  late p50=%10.1f us p99=%10.1f us max=%10.1f us  insert-end->last-fire=%7.1f ms  B/timer arm=%.2f fire=%.2f%n",
+                                measured ? "round  " : "warm-up", res.side, res.delayMs, res.insertNs, res.p50Us, res.p99Us, res.maxUs, res.drainMs,
+                                res.armBytes, res.fireBytes);
                         if (measured) {
                             results.add(res);
                         }
@@ -149,6 +157,8 @@ public final class TimerLateness {
         prepare(rec, n);
         long delayNs = TimeUnit.MILLISECONDS.toNanos(delayMs);
         long[] deadlines = rec.deadlines;
+        long tid = Thread.currentThread().threadId();
+        long b0 = MX.getThreadAllocatedBytes(tid);
         long t0 = System.nanoTime();
         for (int i = 0; i < n; i++) {
             long d = System.nanoTime() + delayNs + offsets[i];
@@ -156,11 +166,13 @@ public final class TimerLateness {
             timers[i].modNs(d);
         }
         long t1 = System.nanoTime();
+        long b1 = MX.getThreadAllocatedBytes(tid);
         while (rec.fired < n) {
             ctx.poll(true);
         }
         long t2 = System.nanoTime();
-        return result("jaio", delayMs, rec, t1 - t0, t2 - t1);
+        long b2 = MX.getThreadAllocatedBytes(tid);
+        return result("jaio", delayMs, rec, t1 - t0, t2 - t1, b1 - b0, b2 - b1);
     }
 
     private static Result netty(String side, EventLoop loop, Fire[] fires, Recorder rec, long[] offsets, long delayMs) {
@@ -168,9 +180,13 @@ public final class TimerLateness {
         prepare(rec, n);
         long delayNs = TimeUnit.MILLISECONDS.toNanos(delayMs);
         long[] times = new long[2];
+        long[] bytes = new long[3];
         rec.waiter.arm();
         loop.execute(() -> {
             long[] deadlines = rec.deadlines;
+            long tid = Thread.currentThread().threadId();
+            bytes[0] = tid;
+            bytes[1] = MX.getThreadAllocatedBytes(tid);
             long t0 = System.nanoTime();
             for (int i = 0; i < n; i++) {
                 long delay = delayNs + offsets[i];
@@ -179,18 +195,20 @@ public final class TimerLateness {
             }
             times[0] = t0;
             times[1] = System.nanoTime();
+            bytes[2] = MX.getThreadAllocatedBytes(tid);
         });
         rec.waiter.await();
         long t2 = System.nanoTime();
-        return result(side, delayMs, rec, times[1] - times[0], t2 - times[1]);
+        long fired = MX.getThreadAllocatedBytes(bytes[0]); // the loop thread, read from here: it has just fired the last one
+        return result(side, delayMs, rec, times[1] - times[0], t2 - times[1], bytes[2] - bytes[1], fired - bytes[2]);
     }
 
-    private static Result result(String side, long delayMs, Recorder rec, long insertNs, long drainNs) {
+    private static Result result(String side, long delayMs, Recorder rec, long insertNs, long drainNs, long armBytes, long fireBytes) {
         long[] late = rec.late.clone();
         Arrays.sort(late);
         int n = late.length;
         return new Result(side, delayMs, (double) insertNs / n, late[n / 2] / 1e3, late[(int) (n * 0.99)] / 1e3,
-                late[n - 1] / 1e3, drainNs / 1e6);
+                late[n - 1] / 1e3, drainNs / 1e6, (double) armBytes / n, (double) fireBytes / n);
     }
 
     private static double median(List<Result> rs, java.util.function.ToDoubleFunction<Result> f) {
@@ -210,11 +228,13 @@ public final class TimerLateness {
                 double p50 = median(rs, Result::p50Us);
                 double p99 = median(rs, Result::p99Us);
                 double max = median(rs, Result::maxUs);
-                System.out.printf(Locale.ROOT, "MEDIAN %-12s delay=%4dms rounds=%d insert=%7.1f ns/timer  late p50=%10.1f us p99=%10.1f us max=%10.1f us%n",
-                        side, delayMs, rs.size(), ins, p50, p99, max);
+                double armB = median(rs, Result::armBytes);
+                double fireB = median(rs, Result::fireBytes);
+                System.out.printf(Locale.ROOT, "MEDIAN %-12s delay=%4dms rounds=%d insert=%7.1f ns/timer  late p50=%10.1f us p99=%10.1f us max=%10.1f us  B/timer arm=%.2f fire=%.2f%n",
+                        side, delayMs, rs.size(), ins, p50, p99, max, armB, fireB);
                 js.append(first ? "" : ",").append(String.format(Locale.ROOT,
-                        "{\"side\":\"%s\",\"delayMs\":%d,\"rounds\":%d,\"insertNsPerTimer\":%.1f,\"lateP50Us\":%.1f,\"lateP99Us\":%.1f,\"lateMaxUs\":%.1f}",
-                        side, delayMs, rs.size(), ins, p50, p99, max));
+                        "{\"side\":\"%s\",\"delayMs\":%d,\"rounds\":%d,\"insertNsPerTimer\":%.1f,\"lateP50Us\":%.1f,\"lateP99Us\":%.1f,\"lateMaxUs\":%.1f,\"armBytesPerTimer\":%.2f,\"fireBytesPerTimer\":%.2f}",
+                        side, delayMs, rs.size(), ins, p50, p99, max, armB, fireB));
                 first = false;
             }
         }
@@ -222,8 +242,8 @@ public final class TimerLateness {
         first = true;
         for (Result r : results) {
             js.append(first ? "" : ",").append(String.format(Locale.ROOT,
-                    "{\"side\":\"%s\",\"delayMs\":%d,\"insertNsPerTimer\":%.1f,\"lateP50Us\":%.1f,\"lateP99Us\":%.1f,\"lateMaxUs\":%.1f,\"drainMs\":%.1f}",
-                    r.side, r.delayMs, r.insertNs, r.p50Us, r.p99Us, r.maxUs, r.drainMs));
+                    "{\"side\":\"%s\",\"delayMs\":%d,\"insertNsPerTimer\":%.1f,\"lateP50Us\":%.1f,\"lateP99Us\":%.1f,\"lateMaxUs\":%.1f,\"drainMs\":%.1f,\"armBytesPerTimer\":%.2f,\"fireBytesPerTimer\":%.2f}",
+                    r.side, r.delayMs, r.insertNs, r.p50Us, r.p99Us, r.maxUs, r.drainMs, r.armBytes, r.fireBytes));
             first = false;
         }
         js.append("]}\n");

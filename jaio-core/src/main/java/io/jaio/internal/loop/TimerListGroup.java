@@ -29,7 +29,7 @@ public final class TimerListGroup {
     public TimerListGroup(AioContext ctx, Wakeup wakeup, CallbackRunner callbacks) {
         int enabled = 0;
         for (ClockType c : ClockType.values()) {
-            lists[c.ordinal()] = new TimerList(ctx, c, wakeup, callbacks);
+            lists[c.ordinal()] = new TimerList(ctx, c, this, wakeup, callbacks);
             if (c != ClockType.VIRTUAL) { // QEMU qemu_clock_init: VIRTUAL starts disabled
                 enabled |= 1 << c.ordinal();
             }
@@ -83,8 +83,11 @@ public final class TimerListGroup {
     public long deadlineNs() {
         long best = -1;
         for (TimerList tl : lists) {
-            long head = tl.headNs();
-            if (head == TimerList.NONE || !isEnabled(tl.clock)) {
+            if (tl.headNs() == TimerList.NONE || !isEnabled(tl.clock)) {
+                continue;
+            }
+            long head = tl.headForTimeoutNs(); // exact, so a blocking poll does not wake early
+            if (head == TimerList.NONE) {
                 continue;
             }
             long delta = head - clockNs(tl.clock);

@@ -2,8 +2,8 @@
 /**
  * The loop's machinery (not exported): one iteration of {@code poll()} ({@code PollLoop}), the
  * wake-up protocol ({@code Wakeup}), the lock-free bottom-half queue and its nodes
- * ({@code BhQueue}, {@code BhNode}), timer heaps ({@code TimerList}, {@code TimerNode},
- * {@code TimerListGroup}), callback running and error reporting ({@code CallbackRunner}), the fd
+ * ({@code BhQueue}, {@code BhNode}), timers ({@code TimerList}, {@code TimerNode},
+ * {@code TimerListGroup}, the {@code TimerWheel} with its {@code TimerHeap}s), callback running and error reporting ({@code CallbackRunner}), the fd
  * handler glue, the fd monitor choice, run-time parameters, and what the upper packages reach of a
  * context ({@code ContextCore} with its extension slots, {@code LoopThreads}).
  *
