@@ -117,7 +117,7 @@ public final class BhNode {
 
     /** Whether a run is pending (scheduled and not yet started, cancelled or deleted). Any thread. */
     public boolean isScheduled() {
-        long f = (long) FLAGS.getAcquire(this); // pairs with the RMWs of enqueue/cancel/take
+        long f = (long) FLAGS.getAcquire(this); // pairs with the RMWs of enqueue, cancel and the dequeue
         if ((f & DELETED) != 0) {
             return false;
         }

@@ -28,19 +28,23 @@ import io.jaio.AioContext;
  *     count and DELETED), writes {@code home} and, if the node was not H_QUEUED, links it at the
  *     head of the plain home list: no atomic instruction.</li>
  * <li><b>Take.</b> {@link #poll} takes the home list and, if the cross-thread head is not null,
- *     the cross-thread list (one exchange), into the slice of its nesting depth. Each
- *     cross-thread node is <em>moved</em>: its successor is read first (a producer may push it
- *     again the moment PENDING clears), then an atomic and clears PENDING | SCHEDULED | IDLE and
- *     returns the old word; if it was SCHEDULED and not DELETED, the run is accepted in
- *     {@code home} with the cancel count of that same word, and the node joins the slice unless it
- *     was already H_QUEUED (then it is in this slice or a caller's, and the schedules merge). The
- *     slice is foreign nodes first (in list order), then the home list (LIFO, as QEMU's list).</li>
- * <li><b>Run.</b> For each node of a slice: clear {@code home} (release), and if the run was
- *     accepted, read {@code flags} (acquire) and run the callback unless DELETED or the cancel
- *     count moved. No atomic instruction. A schedule made from here on (even by the callback)
- *     queues the node again on a list that the next poll takes: the slice rule. A nested poll
- *     first finishes its callers' slices, so every accepted run happens exactly once however the
- *     calls nest; the drain is bounded by the length of the slices taken.</li>
+ *     the cross-thread list (one exchange): the two parts of the slice of its nesting depth.</li>
+ * <li><b>Run.</b> Slices run from the outermost in, each one's cross-thread part first. A
+ *     cross-thread node: its successor is read first (a producer may push it again the moment
+ *     PENDING clears), then an atomic and clears PENDING | SCHEDULED | IDLE and returns the old
+ *     word, as QEMU's aio_bh_dequeue; if it was SCHEDULED and not DELETED, either the node is
+ *     H_QUEUED (a home entry waits in a slice or on the home list) and the run is <em>merged</em>
+ *     into that entry (accepted in {@code home} with the cancel count of that same word, which a
+ *     later cancel makes stale), or the callback runs now. A home node: clear {@code home}
+ *     (release), and if the run was accepted, read {@code flags} (acquire) and run the callback
+ *     unless DELETED or the cancel count moved: no atomic instruction. A schedule made from here
+ *     on (even by the callback) queues the node again on a list that the next poll takes: the
+ *     slice rule. A nested poll first finishes its callers' slices; the drain is bounded by the
+ *     length of the slices taken. A merge never runs a node twice in one slice; a node whose home
+ *     entry sits on the home list (scheduled during this poll) has its merged run in the next
+ *     poll, with that entry. A foreign schedule taken by a nested poll, of a node whose home entry
+ *     in a caller's slice already ran, runs once more: two schedules, two runs, both after their
+ *     schedule (QEMU would have merged them, having one list).</li>
  * <li><b>Races, home schedule against a foreign operation on the same node.</b>
  *     <em>Foreign cancel</em> clears SCHEDULED with an atomic and, then adds one to the cancel
  *     count with an atomic add. If the count was added before the home schedule read
@@ -52,15 +56,13 @@ import io.jaio.AioContext;
  *     <em>Foreign delete</em> sets DELETED with an atomic or (and queues the node so the loop
  *     drops it): a home schedule that reads DELETED is refused; one that read before it is
  *     dropped at the run, which reads DELETED. <em>Foreign schedule</em> touches only
- *     {@code flags} and the cross-thread list; the take merges it into {@code home} (the node is
- *     H_QUEUED: one run) or queues it. A foreign schedule after the take but before the run pushes
- *     the node again, so it runs once more in the next poll, as in QEMU a schedule after
- *     aio_bh_dequeue does: the take is this design's dequeue. <em>Home cancel</em> clears SCHEDULED
+ *     {@code flags} and the cross-thread list; its dequeue merges it into {@code home} (the node is
+ *     H_QUEUED: one run) or runs it. <em>Home cancel</em> clears SCHEDULED
  *     in {@code home}, reads {@code flags} and only if SCHEDULED is set clears it with an atomic
  *     and: a foreign schedule that sets it after that read came after the cancel.
- *     <em>Foreign cancel racing the take</em>: if the take's and came first, the run was accepted
- *     with the old count and the cancel's add makes the run skip it, unless the run already
- *     read {@code flags}: a cancel racing a run that began, as in QEMU.</li>
+ *     <em>Foreign cancel racing a merge</em>: if the dequeue's and came first, the run was accepted
+ *     with the old count and the cancel's add makes the home entry skip it, unless that entry
+ *     already read {@code flags}: a cancel racing a run that began, as in QEMU.</li>
  * <li><b>Take against the wake-up.</b> The take reads the cross-thread head with a volatile load
  *     instead of always exchanging it: the exchange is needed only to take a non-empty list. A
  *     producer's push (volatile RMW) precedes its read of {@code notified} and the home thread's
@@ -71,9 +73,10 @@ import io.jaio.AioContext;
  *     the ring's entries up to the limit it read at its start, first, then its slices. When the
  *     ring is full a one-shot becomes a node as before.</li>
  * <li><b>Errors.</b> An Error from a callback leaves {@link #poll} with the rest of that call's
- *     slice still taken: it is put back at the head of the home list as one chain before the
- *     Error goes on ({@link #requeue}), with its H_QUEUED and accepted runs, so those bottom
- *     halves run in the next poll and close() still sees them. A nested poll requeues only its
+ *     slice still taken: its home part goes back at the head of the home list with its H_QUEUED
+ *     and accepted runs ({@link #requeue}), its cross-thread part back onto the cross-thread list
+ *     as one chain, still PENDING ({@link #requeueForeign}), before the Error goes on, so those
+ *     bottom halves run in the next poll and close() still sees them. A nested poll requeues only its
  *     own slice: an outer one is still being drained by the poll below it, which requeues it if
  *     the Error reaches that poll too. One-shots left in the ring stay there. The normal path
  *     pays nothing for this.</li>
@@ -116,8 +119,10 @@ public final class BhQueue {
     private BhNode head;
     /** Home thread: top of the home list (scheduled on the home thread since the last take). */
     private BhNode homeHead;
-    /** Home thread: the slice being drained at each nesting depth of poll(). */
+    /** Home thread: the home part of the slice being drained at each nesting depth of poll(). */
     private BhNode[] slices = new BhNode[4];
+    /** Home thread: the cross-thread part of the slice at each depth (a chain linked by {@code next}). */
+    private BhNode[] foreignSlices = new BhNode[4];
     private int depth;
     private final Object registryLock = new Object();
     private BhNode registry;
@@ -171,7 +176,7 @@ public final class BhQueue {
     /** QEMU aio_bh_enqueue on the cross-thread list (any thread; the home thread uses it to delete). */
     public void enqueue(BhNode bh, int newFlags) {
         ContextCore.checkOpen(ctx);
-        // volatile RMW: makes the flags visible before the push; pairs with the take's RMW
+        // volatile RMW: makes the flags visible before the push; pairs with the dequeue's RMW in runSlices()
         long old = (long) BhNode.FLAGS.getAndBitwiseOr(bh, (long) (BhNode.PENDING | newFlags));
         if ((old & BhNode.DELETED) != 0 && (newFlags & BhNode.DELETED) == 0) {
             throw deleted(bh);
@@ -188,7 +193,7 @@ public final class BhQueue {
 
     private void push(BhNode bh) {
         BhNode.NEXT.set(bh, UNLINKED); // plain: the exchange below publishes it
-        BhNode prev = (BhNode) HEAD.getAndSet(this, bh); // pairs with the exchange in take()
+        BhNode prev = (BhNode) HEAD.getAndSet(this, bh); // pairs with the exchange in poll()
         BhNode.NEXT.setRelease(bh, prev); // pairs with getAcquire in next()
     }
 
@@ -280,13 +285,15 @@ public final class BhQueue {
         }
         if (d == slices.length) {
             slices = Arrays.copyOf(slices, d * 2);
+            foreignSlices = Arrays.copyOf(foreignSlices, d * 2);
         }
-        BhNode slice = homeHead;
+        slices[d] = homeHead;
         homeHead = null;
+        BhNode foreign = null;
         if (HEAD.getVolatile(this) != null) { // volatile: see "Take against the wake-up"; pairs with push()
-            slice = take(slice);
+            foreign = (BhNode) HEAD.getAndSet(this, (BhNode) null); // pairs with the exchange in push()
         }
-        slices[d] = slice;
+        foreignSlices[d] = foreign;
         long limit = oneShots.limit(); // after the clear of notified, as the head load above
         depth = d + 1;
         boolean progress = false;
@@ -295,6 +302,8 @@ public final class BhQueue {
         } catch (Throwable t) { // an Error from a callback (CallbackRunner reports the rest)
             requeue(slices[d]);
             slices[d] = null;
+            requeueForeign(foreignSlices[d]);
+            foreignSlices[d] = null;
             throw t;
         } finally {
             depth = d;
@@ -302,7 +311,10 @@ public final class BhQueue {
         return progress;
     }
 
-    /** Runs the one-shots below {@code limit}, then slices 0..d from the outermost in. */
+    /**
+     * Runs the one-shots below {@code limit}, then slices 0..d from the outermost in, each one's
+     * cross-thread part before its home part.
+     */
     private boolean runSlices(int d, long limit) {
         boolean progress = false;
         while (oneShots.hasBefore(limit)) { // bounded by limit: new one-shots lie beyond it
@@ -310,18 +322,36 @@ public final class BhQueue {
             oneShots.runNext(callbacks);
         }
         for (int s = 0; s <= d; ) {
+            BhNode f = foreignSlices[s];
+            if (f != null) {
+                foreignSlices[s] = next(f); // before PENDING clears: a producer may push f again at once
+                long old = (long) BhNode.FLAGS.getAndBitwiseAnd(f, ~CLEAR_ON_TAKE); // pairs with enqueue's and cancel()'s RMWs
+                if ((old & (BhNode.SCHEDULED | BhNode.DELETED)) == BhNode.SCHEDULED) {
+                    long h = f.home;
+                    if ((h & BhNode.H_QUEUED) != 0) { // a home entry waits: merge into it (the notes, "Run")
+                        f.setHome((h & (BhNode.H_QUEUED | BhNode.IDLE)) | BhNode.SCHEDULED
+                                | (old & BhNode.IDLE) | (old & BhNode.CANCELS));
+                    } else {
+                        if ((old & BhNode.IDLE) == 0) {
+                            progress = true;
+                        }
+                        callbacks.runBottomHalf(f);
+                        s = 0; // a nested poll may have drained outer slices, or not: look from the outside again
+                    }
+                }
+                continue;
+            }
             BhNode bh = slices[s];
             if (bh == null) {
                 s++;
                 continue;
             }
             slices[s] = bh.homeNext;
-            bh.homeNext = null;
             long h = bh.home;
             bh.setHome(0); // taken: a schedule from here on queues it for the next poll
             if ((h & BhNode.SCHEDULED) != 0) {
-                long f = (long) BhNode.FLAGS.getAcquire(bh); // pairs with the RMWs of cancel() and delete()
-                if ((f & BhNode.DELETED) == 0 && (f & BhNode.CANCELS) == (h & BhNode.CANCELS)) {
+                long f2 = (long) BhNode.FLAGS.getAcquire(bh); // pairs with the RMWs of cancel() and delete()
+                if ((f2 & BhNode.DELETED) == 0 && (f2 & BhNode.CANCELS) == (h & BhNode.CANCELS)) {
                     if ((h & BhNode.IDLE) == 0) {
                         progress = true;
                     }
@@ -334,43 +364,11 @@ public final class BhQueue {
     }
 
     /**
-     * Takes the cross-thread list and moves its nodes into a slice ahead of {@code homeSlice}
-     * (the notes, "Take"). Bounded by the length of the list taken.
-     */
-    private BhNode take(BhNode homeSlice) {
-        BhNode bh = (BhNode) HEAD.getAndSet(this, (BhNode) null); // pairs with the exchange in push()
-        BhNode first = null;
-        BhNode last = null;
-        while (bh != null) {
-            BhNode n = next(bh); // before PENDING clears: a producer may push bh again at once
-            long old = (long) BhNode.FLAGS.getAndBitwiseAnd(bh, ~CLEAR_ON_TAKE); // pairs with enqueue's and cancel()'s RMWs
-            if ((old & (BhNode.SCHEDULED | BhNode.DELETED)) == BhNode.SCHEDULED) {
-                long h = bh.home;
-                bh.setHome((h & (BhNode.H_QUEUED | BhNode.IDLE)) | BhNode.H_QUEUED | BhNode.SCHEDULED
-                        | (old & BhNode.IDLE) | (old & BhNode.CANCELS));
-                if ((h & BhNode.H_QUEUED) == 0) {
-                    if (last == null) {
-                        first = bh;
-                    } else {
-                        last.homeNext = bh;
-                    }
-                    last = bh;
-                }
-            }
-            bh = n;
-        }
-        if (last == null) {
-            return homeSlice;
-        }
-        last.homeNext = homeSlice;
-        return first;
-    }
-
-    /**
-     * An Error is leaving {@link #poll}: puts what is left of its own slice back at the head of
-     * the home list, so it runs in the next poll and {@link #timeoutNs} and {@link #collectLeaks}
-     * see it. The nodes keep H_QUEUED and their accepted runs; the outer slices belong to the
-     * polls below, which requeue theirs if the Error reaches them too. Bounded by the slice.
+     * An Error is leaving {@link #poll}: puts what is left of its own home slice back at the head
+     * of the home list, so it runs in the next poll and {@link #timeoutNs} and
+     * {@link #collectLeaks} see it. The nodes keep H_QUEUED and their accepted runs; the outer
+     * slices belong to the polls below, which requeue theirs if the Error reaches them too.
+     * Bounded by the slice.
      */
     private void requeue(BhNode first) {
         if (first == null) {
@@ -385,6 +383,24 @@ public final class BhQueue {
     }
 
     /**
+     * The same for what is left of its cross-thread slice: pushed back onto the cross-thread
+     * list as one chain. The nodes keep their PENDING bit, so no producer pushes them meanwhile.
+     * Bounded by the slice.
+     */
+    private void requeueForeign(BhNode first) {
+        if (first == null) {
+            return;
+        }
+        BhNode last = first;
+        for (BhNode n; (n = next(last)) != null; ) { // next() waits out a push still linking
+            last = n;
+        }
+        BhNode.NEXT.set(last, UNLINKED); // as push() does, for the chain first..last
+        BhNode prev = (BhNode) HEAD.getAndSet(this, first); // pairs with the exchange in poll()
+        BhNode.NEXT.setRelease(last, prev); // pairs with getAcquire in next() and timeoutNs()
+    }
+
+    /**
      * The bottom halves' part of QEMU aio_compute_timeout: 0 when a bottom half or a one-shot is
      * scheduled, 10 ms when only idle ones are, -1 when none is.
      */
@@ -393,7 +409,32 @@ public final class BhQueue {
             return 0;
         }
         long timeout = -1;
-        BhNode bh = (BhNode) HEAD.getVolatile(this); // pairs with the exchange in push(); see "Take against the wake-up"
+        for (int s = -1; s < depth; s++) {
+            long t = foreignTimeoutNs(s < 0 ? (BhNode) HEAD.getVolatile(this) : foreignSlices[s]); // pairs with push()
+            if (t == 0) {
+                return 0;
+            }
+            if (t > 0) {
+                timeout = IDLE_TIMEOUT_NS;
+            }
+        }
+        for (int s = -1; s < depth; s++) {
+            for (BhNode bh = s < 0 ? homeHead : slices[s]; bh != null; bh = bh.homeNext) {
+                long h = bh.home;
+                if (accepted(bh, h)) {
+                    if ((h & BhNode.IDLE) == 0) {
+                        return 0;
+                    }
+                    timeout = IDLE_TIMEOUT_NS;
+                }
+            }
+        }
+        return timeout;
+    }
+
+    /** timeoutNs() of one cross-thread chain: 0, IDLE_TIMEOUT_NS or -1. */
+    private static long foreignTimeoutNs(BhNode bh) {
+        long timeout = -1;
         while (bh != null) {
             long flags = (long) BhNode.FLAGS.getAcquire(bh); // pairs with enqueue's RMW (QEMU 5142397c79)
             if ((flags & (BhNode.SCHEDULED | BhNode.DELETED)) == BhNode.SCHEDULED) {
@@ -407,17 +448,6 @@ public final class BhQueue {
                 return 0; // a push is in progress: do not sleep
             }
             bh = n;
-        }
-        for (int s = -1; s < depth; s++) {
-            for (bh = s < 0 ? homeHead : slices[s]; bh != null; bh = bh.homeNext) {
-                long h = bh.home;
-                if (accepted(bh, h)) {
-                    if ((h & BhNode.IDLE) == 0) {
-                        return 0;
-                    }
-                    timeout = IDLE_TIMEOUT_NS;
-                }
-            }
         }
         return timeout;
     }
@@ -441,11 +471,16 @@ public final class BhQueue {
             registry = null;
         }
         oneShots.collectLeaks(leaks);
+        for (BhNode bh = (BhNode) HEAD.getAndSet(this, (BhNode) null); bh != null; ) { // pairs with push()
+            BhNode n = next(bh);
+            long old = (long) BhNode.FLAGS.getAndBitwiseAnd(bh, ~CLEAR_ON_TAKE); // pairs with enqueue's RMW
+            if ((old & (BhNode.ONESHOT | BhNode.SCHEDULED | BhNode.DELETED)) == (BhNode.ONESHOT | BhNode.SCHEDULED)) {
+                leaks.add("one-shot bottom half '" + bh.name + "' was scheduled but never ran");
+            }
+            bh = n;
+        }
         BhNode slice = homeHead;
         homeHead = null;
-        if (HEAD.getVolatile(this) != null) { // pairs with the exchange in push()
-            slice = take(slice);
-        }
         for (BhNode b = slice; b != null; ) {
             BhNode n = b.homeNext;
             if (accepted(b, b.home) && ((long) BhNode.FLAGS.getAcquire(b) & BhNode.ONESHOT) != 0) { // pairs with enqueue's RMW

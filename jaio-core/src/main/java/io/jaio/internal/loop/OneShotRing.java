@@ -85,7 +85,7 @@ final class OneShotRing {
         do {
             p = (long) PRODUCER_INDEX.getVolatile(this); // pairs with the CAS of other producers
             if (p >= limit) {
-                limit = (long) CONSUMER_INDEX.getAcquire(this) + CAPACITY; // pairs with setRelease in take()
+                limit = (long) CONSUMER_INDEX.getAcquire(this) + CAPACITY; // pairs with setRelease in runNext()
                 if (p >= limit) {
                     return false;
                 }
@@ -94,7 +94,7 @@ final class OneShotRing {
         } while (!PRODUCER_INDEX.compareAndSet(this, p, p + 1)); // fails only when another producer claimed p
         int i = (int) p & MASK;
         names[i] = name; // plain: published by the release store below
-        TASK.setRelease(tasks, i, task); // pairs with getAcquire in take()
+        TASK.setRelease(tasks, i, task); // pairs with getAcquire in runNext()
         return true;
     }
 
