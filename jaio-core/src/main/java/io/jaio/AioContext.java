@@ -111,7 +111,7 @@ public final class AioContext implements AutoCloseable {
             arena.close();
             throw e;
         }
-        this.bhs = new BhQueue(this, wakeup, callbacks); // BhQueue and TimerList keep wakeup and callbacks
+        this.bhs = new BhQueue(this, homeThread, wakeup, callbacks); // BhQueue and TimerList keep wakeup and callbacks
         this.timers = new TimerListGroup(this, wakeup, callbacks);
         this.loop = new PollLoop(this, table, pollSet, bhs, timers, wakeup, callbacks);
         this.fds = new FdHandlers(this, table, pollSet, wakeup, callbacks);
@@ -286,12 +286,13 @@ public final class AioContext implements AutoCloseable {
 
     /**
      * Runs {@code callback} once in a coming poll() and forgets it (QEMU
-     * aio_bh_schedule_oneshot): the way to call into this context from another thread. Any thread.
+     * aio_bh_schedule_oneshot): the way to call into this context from another thread. Any
+     * thread. Costs one compare-and-set and no allocation while fewer than 4096 one-shots wait.
      */
     public void scheduleOneShot(String name, Runnable callback) {
         Objects.requireNonNull(callback, "callback");
         checkOpen();
-        bhs.create(name, callback, null, true).schedule(); // a node without a public face
+        bhs.scheduleOneShot(name, callback); // a slot of the one-shot ring, or a node without a public face
     }
 
     // ------------------------------------------------------------------------------------------

@@ -12,10 +12,12 @@ import io.jaio.internal.loop.BhNode;
  * {@code poll()}, so a self-rescheduling bottom half runs once per poll. An idle bottom half
  * ({@link #scheduleIdle()}) does not count as progress and wakes a sleeping loop within 10 ms.
  *
- * <p>Threading: every method may be called from any thread. {@link #schedule()} costs one atomic
- * or on the flags, one exchange on the context's list when the bottom half was not queued, and
- * no system call unless the home thread is blocked. {@link #cancel()} races with a run that has
- * already begun (the run then still happens), as in QEMU.
+ * <p>Threading: every method may be called from any thread. On the home thread
+ * {@link #schedule()} uses no atomic instruction and no system call; on another thread (or in a
+ * coroutine) it costs one atomic or on the flags, one exchange on the context's list when the
+ * bottom half was not queued, and no system call unless the home thread is blocked.
+ * {@link #cancel()} races with a run that has already begun (the run then still happens), as in
+ * QEMU.
  */
 public final class BottomHalf {
     /** The queue's side: flags, list link, leak registry (io.jaio.internal.loop owns the queue). */

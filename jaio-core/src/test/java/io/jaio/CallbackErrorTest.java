@@ -149,10 +149,10 @@ class CallbackErrorTest {
             AioContext ctx = newContext();
             Error error = err.get();
             boolean[] ran = new boolean[1];
-            ctx.scheduleOneShot("stranded-one-shot", () -> ran[0] = true);
-            ctx.scheduleOneShot("thrower", () -> {
+            ctx.scheduleOneShot("thrower", () -> { // one-shots run in the order scheduled (the one-shot ring is FIFO)
                 throw error;
             });
+            ctx.scheduleOneShot("stranded-one-shot", () -> ran[0] = true);
             pollExpecting(ctx, error);
             IllegalStateException leak = assertThrows(IllegalStateException.class, ctx::close);
             assertTrue(leak.getMessage().contains("'stranded-one-shot' was scheduled but never ran"), leak.getMessage());

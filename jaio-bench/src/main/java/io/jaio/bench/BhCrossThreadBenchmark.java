@@ -9,6 +9,7 @@ import io.jaio.ErrnoException;
 import io.jaio.IOThread;
 import io.netty.channel.EventLoop;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Fork;
@@ -34,14 +35,19 @@ import org.openjdk.jmh.annotations.Warmup;
  * run in (jaio runs a batch LIFO, as QEMU does) does not matter.
  *
  * <ul>
- * <li><b>jaio_oneshot</b>: {@code ctx.scheduleOneShot(name, task)} per task: allocates one
- *     bottom half per call, as QEMU's aio_bh_schedule_oneshot does.</li>
+ * <li><b>jaio_oneshot</b>: {@code ctx.scheduleOneShot(name, task)} per task: a slot of the
+ *     context's one-shot ring (before: one bottom half allocated per call, as QEMU's
+ *     aio_bh_schedule_oneshot does).</li>
  * <li><b>jaio_reusable</b>: {@value #BATCH} reusable bottom halves made once; each is
  *     {@code schedule()}d once per batch. No allocation.</li>
  * <li><b>netty_execute</b>: {@code loop.execute(task)} per task with one shared Runnable.</li>
  * </ul>
  * jaio runs on an {@link IOThread} with adaptive polling off (0) or at QEMU's IOThread default
  * (32768 ns); Netty on a one-thread NIO or epoll group.
+ *
+ * <p>The jaio cases also count the context's eventfd writes ({@link AioContext#notifierWriteCount()})
+ * as JMH auxiliary counters: {@code eventfdWrites} and {@code tasks} per iteration, so
+ * writes per task is their ratio (a write is needed only when the loop really went to sleep).
  */
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
@@ -88,6 +94,25 @@ public class BhCrossThreadBenchmark {
         }
     }
 
+    /** Eventfd writes and tasks of the jaio cases, summed per iteration (JMH prints both). */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class Writes {
+        public long eventfdWrites;
+        public long tasks;
+
+        @Setup(Level.Iteration)
+        public void reset() {
+            eventfdWrites = 0;
+            tasks = 0;
+        }
+
+        void add(AioContext ctx, long before) {
+            eventfdWrites += ctx.notifierWriteCount() - before;
+            tasks += BATCH;
+        }
+    }
+
     @State(Scope.Thread)
     public static class Netty {
         @Param({"nio", "epoll"})
@@ -118,26 +143,30 @@ public class BhCrossThreadBenchmark {
 
     @Benchmark
     @OperationsPerInvocation(BATCH)
-    public void jaio_oneshot(Jaio s) {
+    public void jaio_oneshot(Jaio s, Writes w) {
+        AioContext ctx = s.ctx;
+        long writes = ctx.notifierWriteCount();
         s.count = 0;
         s.waiter.arm();
-        AioContext ctx = s.ctx;
         Runnable task = s.task;
         for (int i = 0; i < BATCH; i++) {
             ctx.scheduleOneShot("task", task);
         }
         s.waiter.await();
+        w.add(ctx, writes);
     }
 
     @Benchmark
     @OperationsPerInvocation(BATCH)
-    public void jaio_reusable(Jaio s) {
+    public void jaio_reusable(Jaio s, Writes w) {
+        long writes = s.ctx.notifierWriteCount();
         s.count = 0;
         s.waiter.arm();
         for (BottomHalf bh : s.bhs) {
             bh.schedule();
         }
         s.waiter.await();
+        w.add(s.ctx, writes);
     }
 
     @Benchmark

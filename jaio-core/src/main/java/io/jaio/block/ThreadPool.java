@@ -394,10 +394,11 @@ public final class ThreadPool {
         }
         completionBh.cancel();
         // A worker that pushed after our last takeDone() may have seen the BH still scheduled,
-        // and the cancel above then swallowed its schedule: look once more. The cancel is a
-        // volatile RMW and the worker pushes before it schedules, so a push whose schedule was
-        // cancelled is visible to this read (QEMU restarts its scan after the cancel for the
-        // same reason, b7a745dc33).
+        // and the cancel above then swallowed its schedule: look once more. The worker pushes
+        // before it schedules, and the cancel (home thread: BhQueue.cancelHome) swallows a
+        // worker's schedule only after reading, with acquire, the flags the worker's volatile RMW
+        // wrote, so a push whose schedule was cancelled is visible to this read (QEMU restarts
+        // its scan after the cancel for the same reason, b7a745dc33).
         if (DONE_HEAD.getVolatile(this) != null) { // pairs with the exchange in pushDone()
             completionBh.schedule();
         }

@@ -45,6 +45,15 @@ public final class CallbackRunner implements CallbackGuard {
         }
     }
 
+    /** A one-shot from the one-shot ring: no node, no guard. */
+    public void runOneShot(String name, Runnable cb) {
+        try {
+            cb.run();
+        } catch (RuntimeException e) {
+            report("bottom half '" + name + "'", e);
+        }
+    }
+
     public void runTimer(TimerNode t) {
         try {
             t.callback.run();

@@ -64,11 +64,46 @@ public final class PollLoop {
         depth = d + 1;
         boolean progress;
         try {
-            progress = pollLocked(ready, blocking, d + 1);
+            if (!blocking && pollSet.maxNs() == 0) {
+                progress = pollNonBlocking(ready, d + 1);
+            } else {
+                progress = pollLocked(ready, blocking, d + 1);
+            }
         } finally {
             depth = d;
         }
         return progress | timers.run();
+    }
+
+    /**
+     * {@link #pollLocked} for {@code blocking == false} with adaptive polling off, the phases
+     * that can do something kept in the same order. What is left out does nothing there: the
+     * timeout is 0, so try_poll_mode returns at once (its budget is soonest(0, ..) = 0) and calls
+     * no io_poll, poll mode is not switched off (only when about to block, QEMU 816a430c51),
+     * notifyMe is not raised, and no callback runs between the timeout and the wait, so the wait
+     * window needs no opening; block_ns is 0 since there is no poll time to adjust.
+     */
+    private boolean pollNonBlocking(ReadyList ready, int myDepth) {
+        ready.timeoutNs = 0;
+        FdMonitor monitor = table.monitor();
+        boolean progress = false;
+        if (monitor.needWait()) {
+            try {
+                monitor.wait(ready, 0, myDepth);
+            } catch (ErrnoException e) {
+                callbacks.report("fd monitor " + monitor.name(), e);
+            }
+        }
+        wakeup.accept(); // before the bottom-half queue's take below
+        progress |= table.monitor().dispatch();
+        progress |= bhs.poll();
+        if (!ready.isEmpty()) {
+            progress |= dispatchReadyHandlers(ready, 0);
+        }
+        if (myDepth == 1 && table.takeDeletedPending()) {
+            pollSet.purgeDeleted(); // QEMU aio_free_deleted_handlers: only the outermost call frees
+        }
+        return progress;
     }
 
     private void growReadyLists() {

@@ -22,6 +22,8 @@ public final class TimerListGroup {
     private static final ClockType[] RUN_ORDER = {ClockType.REALTIME, ClockType.VIRTUAL, ClockType.HOST, ClockType.VIRTUAL_RT};
 
     private final TimerList[] lists = new TimerList[ClockType.values().length];
+    /** The lists in RUN_ORDER, so run() reads no enum (it runs in every poll). */
+    private final TimerList[] runOrder = new TimerList[RUN_ORDER.length];
     /** Bit (1 << clock.ordinal()) set while that clock runs its timers; RMW under {@code this}. */
     private volatile int enabledClocks;
     private volatile long virtualClockNs;
@@ -35,6 +37,9 @@ public final class TimerListGroup {
             }
         }
         this.enabledClocks = enabled;
+        for (int i = 0; i < RUN_ORDER.length; i++) {
+            runOrder[i] = lists[RUN_ORDER[i].ordinal()];
+        }
     }
 
     /** The timer list of {@code clock}. */
@@ -104,10 +109,9 @@ public final class TimerListGroup {
     /** Runs the expired timers of every enabled clock (QEMU timerlistgroup_run_timers); returns progress. Home thread. */
     public boolean run() {
         boolean progress = false;
-        for (ClockType c : RUN_ORDER) { // QEMU: REALTIME, VIRTUAL, HOST, VIRTUAL_RT
-            TimerList tl = lists[c.ordinal()];
-            if (tl.headNs() != TimerList.NONE && isEnabled(c)) {
-                progress |= tl.run(clockNs(c));
+        for (TimerList tl : runOrder) { // QEMU: REALTIME, VIRTUAL, HOST, VIRTUAL_RT
+            if (tl.headNs() != TimerList.NONE && isEnabled(tl.clock)) {
+                progress |= tl.run(clockNs(tl.clock));
             }
         }
         return progress;

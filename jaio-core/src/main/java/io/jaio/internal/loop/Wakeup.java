@@ -48,7 +48,8 @@ import io.jaio.internal.sys.Syscalls;
  * on a line-by-line model (WakeupProtocolTest).
  *
  * <p>Threading: {@link #aioNotify}, {@link #wakeForChange}, {@link #isNotified} and
- * {@link #writeCount} from any thread; the rest on the home thread.
+ * {@link #writeCount} from any thread; the rest (including {@link #wakeForHomeChange}) on the
+ * home thread.
  */
 public final class Wakeup {
     /** The {@link #kickers} word once the context is closed (see kick()). */
@@ -157,6 +158,16 @@ public final class Wakeup {
         // Likewise inside poll() between computing the timeout and waiting: io_poll, io_poll_begin
         // and io_poll_end callbacks run there, after the timeout was computed.
         if (!ctx.inHomeThread() || waitWindow || ((int) NOTIFY_ME.get(this) & 1) != 0) {
+            aioNotify();
+        }
+    }
+
+    /**
+     * {@link #wakeForChange()} for a caller that knows it is the home thread (BhQueue's home
+     * path): only the two windows need a notification. Plain reads: the home thread writes both.
+     */
+    public void wakeForHomeChange() {
+        if (waitWindow || ((int) NOTIFY_ME.get(this) & 1) != 0) {
             aioNotify();
         }
     }

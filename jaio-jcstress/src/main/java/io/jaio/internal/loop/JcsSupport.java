@@ -39,10 +39,17 @@ public final class JcsSupport {
     private JcsSupport() {
     }
 
+    /**
+     * The home thread of every state's queue: a thread never started, so every actor takes the
+     * cross-thread paths of schedule() and cancel(); the actor that plays the home thread calls
+     * the home paths ({@link BhQueue#scheduleHome}, {@link BhQueue#cancelHome}) by name.
+     */
+    static final Thread NO_HOME = Thread.ofPlatform().unstarted(() -> { });
+
     /** A private queue of {@link #CTX}, drained by the actor that plays the home thread. */
     public static BhQueue newQueue() {
         ContextCore core = ContextCore.of(CTX);
-        return new BhQueue(CTX, core.wakeup(), core.callbacks());
+        return new BhQueue(CTX, NO_HOME, core.wakeup(), core.callbacks());
     }
 
     /** A reusable bottom half on {@code q} that counts its runs in {@code runs[slot]}. */
@@ -50,13 +57,13 @@ public final class JcsSupport {
         return q.create("jcs-" + slot, () -> runs[slot]++, null, false);
     }
 
-    /** Whether {@code bh} is on no list: PENDING clear. */
+    /** Whether {@code bh} is on no list: PENDING clear and not on the home list. */
     static boolean notPending(BhNode bh) {
-        return ((int) BhNode.FLAGS.getVolatile(bh) & BhNode.PENDING) == 0;
+        return (bh.flags() & BhNode.PENDING) == 0 && !bh.homeQueued();
     }
 
     static int flags(BhNode bh) {
-        return (int) BhNode.FLAGS.getVolatile(bh);
+        return bh.flags();
     }
 
     /** Rethrows what a method handle threw. */
