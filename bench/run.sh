@@ -6,7 +6,9 @@
 # fileread.json + fileread.txt (FileReadBench: jaio file engines vs FileChannel,
 # AsynchronousFileChannel and fio), jmh-fixed.json + jmh-fixed.txt (UringFixedReadBenchmark:
 # plain vs registered files/buffers; UringPollRearmBenchmark: one-shot vs multishot poll; the
-# txt keeps the home thread's B/read lines), env.txt (machine), then prints a summary.
+# txt keeps the home thread's B/read lines), env.txt (machine), then prints a summary and writes
+# summary.json: the headline rows (medians of this run, jaio beside its competitor, with the
+# ratio), made by io.jaio.bench.Summary from the files of the sets this run ran.
 #   bench/run.sh            the full set (~19 minutes on 2 vCPUs)
 #   QUICK=1 bench/run.sh    a smoke run: 1 fork, short iterations, 100k timers, 1 s file rows
 #   SETS=uring,pool,file bench/run.sh   only some sets (loop, timers, uring, fixed, pool, file)
@@ -114,4 +116,7 @@ PY
 if has timers; then grep '^MEDIAN' "$OUT/timers.txt"; fi
 if has uring; then grep '^MEDIAN\|skipped' "$OUT/uring-nop-c.txt"; fi
 if has file; then sed -n '/== summary/,$p' "$OUT/fileread.txt"; fi
+echo
+echo "== summary.json (medians of this run; ratio = jaio / other, 'better' says which way wins) =="
+"${JAVA_RUN[@]}" -cp "$ROOT/jaio-bench/target/benchmarks.jar" io.jaio.bench.Summary "$OUT" "$(git rev-parse HEAD)" "$SETS"
 echo "results in $OUT"
