@@ -53,18 +53,45 @@ JAVA_RUN=(./jaio java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memor
   echo "file system of the read file: $(df -T "$(dirname "$READ_FILE")" 2>/dev/null | tail -n1 | awk '{print $1, $2}')"
 } > "$OUT/env.txt"
 
+# JMH refuses to start while another JMH run holds /tmp/jmh.lock (another user's run on a shared
+# machine): wait for it, up to 30 minutes, rather than fail half-way through this script.
+wait_jmh_lock() {
+  python3 -c '
+import fcntl, os, sys, time
+path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "jmh.lock")
+deadline = time.time() + 1800
+said = False
+while True:
+    try:
+        with open(path, "a") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # JMH holds a POSIX lock on this file
+            fcntl.lockf(f, fcntl.LOCK_UN)
+        sys.exit(0)
+    except OSError:
+        if time.time() > deadline:
+            sys.exit("bench/run.sh: another JMH run still holds " + path + " after 30 minutes")
+        if not said:
+            print("bench/run.sh: another JMH run holds " + path + "; waiting for it", file=sys.stderr)
+            said = True
+        time.sleep(5)
+'
+}
+
 # ./jaio bench builds jaio-core + jaio-bench (mvn package) and runs benchmarks.jar with the args.
 if has loop; then
+  wait_jmh_lock
   ./jaio bench "$BENCHES" "${JMH_OPTS[@]}" -prof gc -jvmArgsAppend -Xmx2g \
     -rf json -rff "$OUT/jmh.json" -o "$OUT/jmh.txt"
 fi
 if [ ${#IO_BENCHES[@]} -gt 0 ]; then
+  wait_jmh_lock
   ./jaio bench "$(IFS='|'; echo "${IO_BENCHES[*]}")" "${JMH_OPTS[@]}" -prof gc -jvmArgsAppend -Xmx2g \
     -rf json -rff "$OUT/jmh-io.json" -o "$OUT/jmh-io.txt"
 fi
 ./jaio java -version 2>> "$OUT/env.txt"
 
 if has fixed; then
+  wait_jmh_lock
   # No -o: JMH leaves the forks' own output (the home thread's B/read lines) out of that file.
   ./jaio bench 'UringFixedReadBenchmark|UringPollRearmBenchmark' "${JMH_OPTS[@]}" -prof gc \
     -jvmArgsAppend "-Xmx2g -Djaio.bench.file=$READ_FILE" -rf json -rff "$OUT/jmh-fixed.json" 2>&1 | tee "$OUT/jmh-fixed.txt"
