@@ -6,7 +6,9 @@
 # fileread.json + fileread.txt (FileReadBench: jaio file engines vs FileChannel,
 # AsynchronousFileChannel and fio), jmh-fixed.json + jmh-fixed.txt (UringFixedReadBenchmark:
 # plain vs registered files/buffers; UringPollRearmBenchmark: one-shot vs multishot poll; the
-# txt keeps the home thread's B/read lines), env.txt (machine), then prints a summary.
+# txt keeps the home thread's B/read lines), env.txt (machine), then prints a summary and writes
+# summary.json: the headline rows (medians of this run, jaio beside its competitor, with the
+# ratio), made by io.jaio.bench.Summary from the files of the sets this run ran.
 #   bench/run.sh            the full set (~19 minutes on 2 vCPUs)
 #   QUICK=1 bench/run.sh    a smoke run: 1 fork, short iterations, 100k timers, 1 s file rows
 #   SETS=uring,pool,file bench/run.sh   only some sets (loop, timers, uring, fixed, pool, file)
@@ -51,18 +53,45 @@ JAVA_RUN=(./jaio java --enable-native-access=ALL-UNNAMED --sun-misc-unsafe-memor
   echo "file system of the read file: $(df -T "$(dirname "$READ_FILE")" 2>/dev/null | tail -n1 | awk '{print $1, $2}')"
 } > "$OUT/env.txt"
 
+# JMH refuses to start while another JMH run holds /tmp/jmh.lock (another user's run on a shared
+# machine): wait for it, up to 30 minutes, rather than fail half-way through this script.
+wait_jmh_lock() {
+  python3 -c '
+import fcntl, os, sys, time
+path = os.path.join(os.environ.get("TMPDIR", "/tmp"), "jmh.lock")
+deadline = time.time() + 1800
+said = False
+while True:
+    try:
+        with open(path, "a") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # JMH holds a POSIX lock on this file
+            fcntl.lockf(f, fcntl.LOCK_UN)
+        sys.exit(0)
+    except OSError:
+        if time.time() > deadline:
+            sys.exit("bench/run.sh: another JMH run still holds " + path + " after 30 minutes")
+        if not said:
+            print("bench/run.sh: another JMH run holds " + path + "; waiting for it", file=sys.stderr)
+            said = True
+        time.sleep(5)
+'
+}
+
 # ./jaio bench builds jaio-core + jaio-bench (mvn package) and runs benchmarks.jar with the args.
 if has loop; then
+  wait_jmh_lock
   ./jaio bench "$BENCHES" "${JMH_OPTS[@]}" -prof gc -jvmArgsAppend -Xmx2g \
     -rf json -rff "$OUT/jmh.json" -o "$OUT/jmh.txt"
 fi
 if [ ${#IO_BENCHES[@]} -gt 0 ]; then
+  wait_jmh_lock
   ./jaio bench "$(IFS='|'; echo "${IO_BENCHES[*]}")" "${JMH_OPTS[@]}" -prof gc -jvmArgsAppend -Xmx2g \
     -rf json -rff "$OUT/jmh-io.json" -o "$OUT/jmh-io.txt"
 fi
 ./jaio java -version 2>> "$OUT/env.txt"
 
 if has fixed; then
+  wait_jmh_lock
   # No -o: JMH leaves the forks' own output (the home thread's B/read lines) out of that file.
   ./jaio bench 'UringFixedReadBenchmark|UringPollRearmBenchmark' "${JMH_OPTS[@]}" -prof gc \
     -jvmArgsAppend "-Xmx2g -Djaio.bench.file=$READ_FILE" -rf json -rff "$OUT/jmh-fixed.json" 2>&1 | tee "$OUT/jmh-fixed.txt"
@@ -114,4 +143,7 @@ PY
 if has timers; then grep '^MEDIAN' "$OUT/timers.txt"; fi
 if has uring; then grep '^MEDIAN\|skipped' "$OUT/uring-nop-c.txt"; fi
 if has file; then sed -n '/== summary/,$p' "$OUT/fileread.txt"; fi
+echo
+echo "== summary.json (medians of this run; ratio = jaio / other, 'better' says which way wins) =="
+"${JAVA_RUN[@]}" -cp "$ROOT/jaio-bench/target/benchmarks.jar" io.jaio.bench.Summary "$OUT" "$(git rev-parse HEAD)" "$SETS"
 echo "results in $OUT"

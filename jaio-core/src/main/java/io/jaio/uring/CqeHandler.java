@@ -37,6 +37,8 @@ public abstract class CqeHandler {
     int slot = -1;
     /** CQEs of this handler reaped and waiting in the ready queue (more than one: multishot). */
     int queuedCqes;
+    /** The generation of the request in flight (its user_data's bits 32..62); valid while slot >= 0. */
+    int gen;
 
     /** A handler for subclasses. */
     protected CqeHandler() {

@@ -19,11 +19,15 @@ import io.jaio.internal.uring.UringFdMonitor;
  * fdmon-io_uring): a slot per request in flight, and a FIFO of completed handlers that the loop
  * dispatches.
  *
- * <p>Implementation notes. user_data = {@link CqeSink#USER_BIT} | (generation << 32) | slot. A
- * slot is freed when the request's final CQE is reaped: its only CQE, or for a multishot request
- * the first one without IORING_CQE_F_MORE; until then the slot keeps routing CQEs to the
- * handler. Each reaped CQE is queued as (handler, res, flags) in a FIFO ring of arrays (a
- * multishot handler may be queued several times at once), and {@link CqeHandler#queuedCqes}
+ * <p>Implementation notes. user_data = {@link CqeSink#USER_BIT} | (generation << 32) | slot. The
+ * generation is a 31-bit counter of this context's submissions, kept in the handler
+ * ({@link CqeHandler#gen}) while its request is in flight, so no two requests in flight, and no
+ * request and a stale user_data (cancel, poll-remove, a CQE after close), share a user_data
+ * until 2^31 submissions later; a CQE is routed only if its slot holds a handler of its
+ * generation. A slot is freed when the request's final CQE is reaped: its only CQE, or for a
+ * multishot request the first one without IORING_CQE_F_MORE; until then the slot keeps routing
+ * CQEs to the handler. Each reaped CQE is queued as (handler, res | flags << 32) in a FIFO ring of
+ * two arrays (a multishot handler may be queued several times at once), and {@link CqeHandler#queuedCqes}
  * counts a handler's entries so {@link CqeHandler#isInFlight()} holds until its last one ran. The
  * FIFO lives in the context, not in a poll() frame, so a nested poll() keeps draining completions
  * the outer call reaped, and handlers queued during dispatch run too. The dispatch loop ends
@@ -42,14 +46,15 @@ final class UringRequests implements CqeSink, ContextCore.Extension {
     private final Ring ring;
     private final Sqe sqe = new Sqe();
     private CqeHandler[] slots = new CqeHandler[256];
-    private int[] gens = new int[256];
     private int[] free = new int[256];
     private int freeTop;
     private int inFlight;
-    // Ready FIFO: entries [readyHead, readyTail) of the three arrays, indexes masked by readyMask.
+    /** The generation given to the last request submitted (31 bits, wraps). */
+    private int lastGen;
+    // Ready FIFO: entries [readyHead, readyTail) of the two arrays, indexes masked by readyMask;
+    // readyCqes holds res in the low and flags in the high 32 bits.
     private CqeHandler[] readyHandlers = new CqeHandler[256];
-    private int[] readyRes = new int[256];
-    private int[] readyFlags = new int[256];
+    private long[] readyCqes = new long[256];
     private int readyMask = 255;
     private int readyHead;
     private int readyTail;
@@ -130,16 +135,20 @@ final class UringRequests implements CqeSink, ContextCore.Extension {
         sqe.unbind();
     }
 
-    /** Gives {@code h} a slot (and a new generation of it); returns the request's user_data. */
+    /** Gives {@code h} a slot and the next generation; returns the request's user_data. */
     private long assignSlot(CqeHandler h) {
-        if (freeTop == 0) {
+        int top = freeTop;
+        if (top == 0) {
             grow();
+            top = freeTop;
         }
-        int slot = free[--freeTop];
-        int gen = (gens[slot] + 1) & 0x7fffffff;
-        gens[slot] = gen;
+        int slot = free[--top];
+        freeTop = top;
+        int gen = (lastGen + 1) & 0x7fffffff;
+        lastGen = gen;
         slots[slot] = h;
         h.slot = slot;
+        h.gen = gen;
         inFlight++;
         return USER_BIT | ((long) gen << 32) | slot;
     }
@@ -154,7 +163,6 @@ final class UringRequests implements CqeSink, ContextCore.Extension {
     private void grow() {
         int cap = slots.length;
         slots = Arrays.copyOf(slots, cap * 2);
-        gens = Arrays.copyOf(gens, cap * 2);
         free = Arrays.copyOf(free, cap * 2);
         for (int i = cap * 2 - 1; i >= cap; i--) {
             free[freeTop++] = i;
@@ -166,31 +174,34 @@ final class UringRequests implements CqeSink, ContextCore.Extension {
         if (h.slot < 0) {
             throw new IllegalStateException("CqeHandler " + h + " is not in flight (expected a submitted request)");
         }
-        return USER_BIT | ((long) gens[h.slot] << 32) | h.slot;
+        return USER_BIT | ((long) h.gen << 32) | h.slot;
     }
 
     @Override
     public void onCqe(long userData, int res, int flags) {
         int slot = (int) userData;
-        int gen = (int) (userData >>> 32) & 0x7fffffff;
-        if (slot < 0 || slot >= slots.length || gens[slot] != gen || slots[slot] == null) {
+        CqeHandler[] table = slots;
+        if (slot < 0 || slot >= table.length) {
+            return; // not ours
+        }
+        CqeHandler h = table[slot];
+        if (h == null || h.gen != ((int) (userData >>> 32) & 0x7fffffff)) {
             return; // abandoned at close, or not ours
         }
-        CqeHandler h = slots[slot];
         if ((flags & Uring.CQE_F_MORE) == 0) { // the request's final CQE: the kernel forgets it
-            slots[slot] = null;
+            table[slot] = null;
             free[freeTop++] = slot;
             inFlight--;
             h.slot = -1;
         }
         if (readyTail - readyHead > readyMask) {
-            growReady();
+            growReady(); // moves the entries: read readyTail after it
         }
-        int i = readyTail & readyMask;
+        int tail = readyTail;
+        int i = tail & readyMask;
         readyHandlers[i] = h;
-        readyRes[i] = res;
-        readyFlags[i] = flags;
-        readyTail++;
+        readyCqes[i] = (res & 0xffffffffL) | (long) flags << 32;
+        readyTail = tail + 1;
         h.queuedCqes++;
     }
 
@@ -198,17 +209,14 @@ final class UringRequests implements CqeSink, ContextCore.Extension {
         int n = readyTail - readyHead;
         int cap = (readyMask + 1) * 2;
         CqeHandler[] hs = new CqeHandler[cap];
-        int[] rs = new int[cap];
-        int[] fs = new int[cap];
+        long[] cs = new long[cap];
         for (int k = 0; k < n; k++) {
             int i = (readyHead + k) & readyMask;
             hs[k] = readyHandlers[i];
-            rs[k] = readyRes[i];
-            fs[k] = readyFlags[i];
+            cs[k] = readyCqes[i];
         }
         readyHandlers = hs;
-        readyRes = rs;
-        readyFlags = fs;
+        readyCqes = cs;
         readyMask = cap - 1;
         readyHead = 0;
         readyTail = n;
@@ -220,12 +228,11 @@ final class UringRequests implements CqeSink, ContextCore.Extension {
         while (readyHead != readyTail) { // bounded: one entry per reaped CQE
             int i = readyHead & readyMask;
             CqeHandler h = readyHandlers[i];
-            int res = readyRes[i];
-            int flags = readyFlags[i];
+            long cqe = readyCqes[i];
             readyHandlers[i] = null;
             readyHead++;
             h.queuedCqes--;
-            runHandler(h, res, flags);
+            runHandler(h, (int) cqe, (int) (cqe >>> 32));
             progress = true;
         }
         return progress;

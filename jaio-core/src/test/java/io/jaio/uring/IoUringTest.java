@@ -59,6 +59,50 @@ class IoUringTest {
     }
 
     @Test
+    void aBatchOfNopsIsOneEnterAndOnePoll() throws Exception {
+        // UringNopBenchmark's loop, as the C loop does it: per batch one io_uring_enter that
+        // submits the batch and waits, one blocking poll() that reaps and dispatches it all.
+        java.util.concurrent.atomic.AtomicLong enters = new java.util.concurrent.atomic.AtomicLong();
+        try (AioContext ctx = uringContext()) {
+            IoUring ring = IoUring.of(ctx);
+            int[] done = {0};
+            CqeHandler[] hs = new CqeHandler[32];
+            for (int i = 0; i < hs.length; i++) {
+                hs[i] = CqeHandler.of((res, flags) -> done[0]++);
+            }
+            for (int batch : new int[] {1, 8, 32}) {
+                for (int round = 0; round < 3; round++) { // round 0 arms the context's own notifier poll
+                    done[0] = 0;
+                    io.jaio.internal.sys.Faults.install((call, len) -> {
+                        if (call == io.jaio.internal.sys.Faults.Call.URING_ENTER) {
+                            enters.incrementAndGet();
+                        }
+                        return 0;
+                    });
+                    enters.set(0);
+                    int polls = 0;
+                    try {
+                        for (int i = 0; i < batch; i++) {
+                            ring.nop(hs[i]);
+                        }
+                        while (done[0] < batch && polls < batch + 16) {
+                            assertTrue(ctx.poll(true));
+                            polls++;
+                        }
+                    } finally {
+                        io.jaio.internal.sys.Faults.clear();
+                    }
+                    assertEquals(batch, done[0], "NOPs completed in batch " + batch);
+                    if (round > 0) {
+                        assertEquals(1, enters.get(), "io_uring_enter calls for a batch of " + batch);
+                        assertEquals(1, polls, "poll() calls for a batch of " + batch);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void nopCompletesInALaterPollNeverInsideSubmit() throws Exception {
         try (AioContext ctx = uringContext()) {
             Recorder h = new Recorder();

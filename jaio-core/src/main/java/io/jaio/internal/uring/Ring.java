@@ -40,7 +40,10 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  * <p>Threading: home thread only (SINGLE_ISSUER); {@link #close()} on the home thread.
  */
 public final class Ring {
-    private static final VarHandle INT = JAVA_INT.varHandle();
+    // The ring's accessors: static final, exact types (MemorySegment, long offset), so each access
+    // is one bounds check and the load or store, with no layout lookup or type adaptation on the way.
+    private static final VarHandle INT = JAVA_INT.varHandle().withInvokeExactBehavior();
+    private static final VarHandle LONG = JAVA_LONG.varHandle().withInvokeExactBehavior();
 
     static {
         // putSqe() packs SQE fields into little-endian words; io_uring runs here on x86-64 and
@@ -261,14 +264,15 @@ public final class Ring {
      */
     public void putSqe(long off, long head, long offWord, long addr, long lenAndOpFlags, long userData, long bufWord,
             long addr3) {
-        sqes.set(JAVA_LONG, off, head);
-        sqes.set(JAVA_LONG, off + Uring.SQE_OFF, offWord);
-        sqes.set(JAVA_LONG, off + Uring.SQE_ADDR, addr);
-        sqes.set(JAVA_LONG, off + Uring.SQE_LEN, lenAndOpFlags);
-        sqes.set(JAVA_LONG, off + Uring.SQE_USER_DATA, userData);
-        sqes.set(JAVA_LONG, off + Uring.SQE_BUF_INDEX, bufWord);
-        sqes.set(JAVA_LONG, off + Uring.SQE_ADDR3, addr3);
-        sqes.set(JAVA_LONG, off + Uring.SQE_ADDR3 + 8, 0L);
+        MemorySegment s = sqes;
+        LONG.set(s, off, head);
+        LONG.set(s, off + Uring.SQE_OFF, offWord);
+        LONG.set(s, off + Uring.SQE_ADDR, addr);
+        LONG.set(s, off + Uring.SQE_LEN, lenAndOpFlags);
+        LONG.set(s, off + Uring.SQE_USER_DATA, userData);
+        LONG.set(s, off + Uring.SQE_BUF_INDEX, bufWord);
+        LONG.set(s, off + Uring.SQE_ADDR3, addr3);
+        LONG.set(s, off + Uring.SQE_ADDR3 + 8, 0L);
     }
 
     private void publish() {
@@ -349,16 +353,21 @@ public final class Ring {
         return cqTail() != cqHead();
     }
 
-    public long cqeUserData(int index) {
-        return cqMem.get(JAVA_LONG, cqesOff + Uring.CQE_SIZE * (index & cqMask) + Uring.CQE_USER_DATA);
+    /** The byte offset of CQE {@code index} (masked) for the cqe* readers. */
+    public long cqeAt(int index) {
+        return cqesOff + Uring.CQE_SIZE * (index & cqMask);
     }
 
-    public int cqeRes(int index) {
-        return cqMem.get(JAVA_INT, cqesOff + Uring.CQE_SIZE * (index & cqMask) + Uring.CQE_RES);
+    public long cqeUserData(long at) {
+        return (long) LONG.get(cqMem, at + Uring.CQE_USER_DATA);
     }
 
-    public int cqeFlags(int index) {
-        return cqMem.get(JAVA_INT, cqesOff + Uring.CQE_SIZE * (index & cqMask) + Uring.CQE_FLAGS);
+    public int cqeRes(long at) {
+        return (int) INT.get(cqMem, at + Uring.CQE_RES);
+    }
+
+    public int cqeFlags(long at) {
+        return (int) INT.get(cqMem, at + Uring.CQE_FLAGS);
     }
 
     /** Returns CQ slots up to {@code head} to the kernel. */

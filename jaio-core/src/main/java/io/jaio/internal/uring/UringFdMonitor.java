@@ -269,15 +269,16 @@ public final class UringFdMonitor implements FdMonitor {
             int taken = head;
             int limit = ring.cqEntries();
             for (int n = 0; n < limit && head != tail; n++) {
-                long ud = ring.cqeUserData(head);
-                int res = ring.cqeRes(head);
-                int flags = ring.cqeFlags(head);
+                long at = ring.cqeAt(head);
+                long ud = ring.cqeUserData(at);
+                int res = ring.cqeRes(at);
+                int flags = ring.cqeFlags(at);
                 head++;
-                if (ud == 0) {
+                if (ud < 0) { // CqeSink.USER_BIT is the sign bit
+                    sink.onCqe(ud, res, flags); // only queues the handler: never reaps
                     continue;
                 }
-                if ((ud & CqeSink.USER_BIT) != 0) {
-                    sink.onCqe(ud, res, flags); // only queues the handler: never reaps
+                if (ud == 0) {
                     continue;
                 }
                 // A poll CQE re-arms its poll, and with a full SQ claimOrFlush() then reaps from
