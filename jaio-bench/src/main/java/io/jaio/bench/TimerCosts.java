@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 package io.jaio.bench;
 
 import java.lang.management.ManagementFactory;
