@@ -167,6 +167,7 @@ public final class BhQueue {
 
     /** QEMU aio_bh_schedule_oneshot: no object unless the one-shot ring is full. */
     public void scheduleOneShot(String name, Runnable cb) {
+        ContextCore.checkOpen(ctx); // as enqueue(): a one-shot on a closed context is refused, not dropped
         if (oneShots.offer(name, cb)) {
             wakeup.wakeForChange();
         } else {

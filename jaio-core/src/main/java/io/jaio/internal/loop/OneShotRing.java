@@ -130,6 +130,19 @@ final class OneShotRing {
     void runNext(CallbackRunner callbacks) {
         long c = (long) CONSUMER_INDEX.get(this);
         int i = (int) c & MASK;
+        Runnable task = awaitPublished(i);
+        String name = names[i];
+        names[i] = null;
+        TASK.set(tasks, i, (Runnable) null); // plain: ordered before the release store below
+        CONSUMER_INDEX.setRelease(this, c + 1); // pairs with getAcquire in offer()
+        callbacks.runOneShot(name, task);
+    }
+
+    /**
+     * The callback of slot {@code i}, which a producer has claimed: waits out a producer that is
+     * between its claim and its publication (a few instructions unless it was preempted).
+     */
+    private Runnable awaitPublished(int i) {
         Runnable task;
         int spins = 0;
         while ((task = (Runnable) TASK.getAcquire(tasks, i)) == null) { // pairs with setRelease in offer()
@@ -139,19 +152,19 @@ final class OneShotRing {
                 Thread.yield();
             }
         }
-        String name = names[i];
-        names[i] = null;
-        TASK.set(tasks, i, (Runnable) null); // plain: ordered before the release store below
-        CONSUMER_INDEX.setRelease(this, c + 1); // pairs with getAcquire in offer()
-        callbacks.runOneShot(name, task);
+        return task;
     }
 
-    /** close(): names every one-shot claimed and never run, and frees the slots. Home thread. */
+    /**
+     * close(): names every one-shot claimed and never run, and frees the slots. A claim still
+     * being published is waited for, so the report has its name. Home thread.
+     */
     void collectLeaks(List<String> leaks) {
         long p = (long) PRODUCER_INDEX.getVolatile(this);
         long c = (long) CONSUMER_INDEX.get(this);
         for (; c < p; c++) { // bounded by CAPACITY: producers never claim past the consumer index + CAPACITY
             int i = (int) c & MASK;
+            awaitPublished(i); // its release store also publishes the name
             String name = names[i];
             leaks.add("one-shot bottom half '" + name + "' was scheduled but never ran");
             names[i] = null;
