@@ -20,7 +20,7 @@ import io.jaio.uring.SqePreparer;
 /**
  * The io_uring {@link FileIoEngine} (QEMU {@code block/io_uring.c}): each operation is one request
  * object, a {@link CqeHandler} that submits itself on the context's ring with
- * {@link AioContext#addSqe} and resubmits itself from its completion until the operation is done.
+ * {@link io.jaio.uring.IoUring#addSqe} and resubmits itself from its completion until the operation is done.
  *
  * <p>Implementation notes.
  * <ul>
@@ -51,10 +51,10 @@ import io.jaio.uring.SqePreparer;
  *     reused for another file while a table slot still holds the old one.</li>
  * </ul>
  *
- * <p>Threading: home thread of the context only (enforced by {@link AioContext#addSqe}).
+ * <p>Threading: home thread of the context only (enforced by {@link io.jaio.uring.IoUring#addSqe}).
  */
 final class UringFileIoEngine implements FileIoEngine {
-    /** The most one read or write system call transfers (Linux MAX_RW_COUNT: INT_MAX & PAGE_MASK). */
+    /** The most one read or write system call transfers (Linux MAX_RW_COUNT: INT_MAX &amp; PAGE_MASK). */
     static final int MAX_RW_BYTES = 0x7ffff000;
     /** Size and alignment of the shared zero buffer used when fallocate cannot zero a range. */
     static final int ZERO_CHUNK_BYTES = 1 << 20;

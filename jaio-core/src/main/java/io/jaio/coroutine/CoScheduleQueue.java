@@ -33,7 +33,7 @@ import io.jaio.internal.loop.ContextCore;
  * <li><b>Errors.</b> An Error from a coroutine leaves {@link #run} with the rest of the taken
  *     list still claimed: it is kept in {@link #deferred} (home thread, oldest first), the bottom
  *     half is scheduled again, and the next run enters those coroutines before the newly
- *     scheduled ones; {@link #close} names them if no poll comes.</li>
+ *     scheduled ones; {@link #closeWithContext} names them if no poll comes.</li>
  * <li><b>Close race.</b> QEMU holds a context reference across the push and the bottom-half
  *     schedule (f0f8100287): the coroutine may run and its owner close the context in between.
  *     Memory is the GC's business here; what remains is that scheduling a bottom half of a

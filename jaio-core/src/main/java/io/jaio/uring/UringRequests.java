@@ -19,14 +19,14 @@ import io.jaio.internal.uring.UringFdMonitor;
  * fdmon-io_uring): a slot per request in flight, and a FIFO of completed handlers that the loop
  * dispatches.
  *
- * <p>Implementation notes. user_data = {@link CqeSink#USER_BIT} | (generation << 32) | slot. The
+ * <p>Implementation notes. user_data = {@link CqeSink#USER_BIT} | (generation &lt;&lt; 32) | slot. The
  * generation is a 31-bit counter of this context's submissions, kept in the handler
  * ({@link CqeHandler#gen}) while its request is in flight, so no two requests in flight, and no
  * request and a stale user_data (cancel, poll-remove, a CQE after close), share a user_data
  * until 2^31 submissions later; a CQE is routed only if its slot holds a handler of its
  * generation. A slot is freed when the request's final CQE is reaped: its only CQE, or for a
  * multishot request the first one without IORING_CQE_F_MORE; until then the slot keeps routing
- * CQEs to the handler. Each reaped CQE is queued as (handler, res | flags << 32) in a FIFO ring of
+ * CQEs to the handler. Each reaped CQE is queued as (handler, res | flags &lt;&lt; 32) in a FIFO ring of
  * two arrays (a multishot handler may be queued several times at once), and {@link CqeHandler#queuedCqes}
  * counts a handler's entries so {@link CqeHandler#isInFlight()} holds until its last one ran. The
  * FIFO lives in the context, not in a poll() frame, so a nested poll() keeps draining completions

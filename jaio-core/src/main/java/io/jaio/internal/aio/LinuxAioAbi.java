@@ -24,7 +24,7 @@ public final class LinuxAioAbi {
     /** fdatasync through AIO: Linux 4.18+ (fs/aio.c aio_fsync); older kernels answer io_submit with EINVAL. */
     public static final short IOCB_CMD_FDSYNC = 3;
 
-    /** aio_flags: signal the completion on the eventfd in aio_resfd (IOCB_FLAG_RESFD, 1 << 0). */
+    /** aio_flags: signal the completion on the eventfd in aio_resfd (IOCB_FLAG_RESFD, 1 &lt;&lt; 0). */
     public static final int IOCB_FLAG_RESFD = 1;
 
     // struct iocb (64 bytes):

@@ -60,7 +60,7 @@ public final class LinuxAioSyscalls {
     }
 
     /**
-     * io_setup(nr_events, &ctx_id): writes the context id (the address of the kernel's ring) into
+     * io_setup(nr_events, &amp;ctx_id): writes the context id (the address of the kernel's ring) into
      * {@code ctxIdOut} (8 bytes, zeroed first as the kernel requires). Returns 0 or {@code -errno}
      * (ENOSYS without CONFIG_AIO; EAGAIN when nr_events passes /proc/sys/fs/aio-max-nr).
      */

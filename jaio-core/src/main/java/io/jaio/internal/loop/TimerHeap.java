@@ -33,7 +33,7 @@ final class TimerHeap {
         return deadlines[0];
     }
 
-    /** The node at {@code i} (0 <= i < size), in heap order; for leak reports. */
+    /** The node at {@code i} (0 &lt;= i &lt; size), in heap order; for leak reports. */
     TimerNode at(int i) {
         return nodes[i];
     }

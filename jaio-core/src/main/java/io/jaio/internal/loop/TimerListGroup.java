@@ -24,7 +24,7 @@ public final class TimerListGroup {
     private final TimerList[] lists = new TimerList[ClockType.values().length];
     /** The lists in RUN_ORDER, so run() reads no enum (it runs in every poll). */
     private final TimerList[] runOrder = new TimerList[RUN_ORDER.length];
-    /** Bit (1 << clock.ordinal()) set while that clock runs its timers; RMW under {@code this}. */
+    /** Bit (1 &lt;&lt; clock.ordinal()) set while that clock runs its timers; RMW under {@code this}. */
     private volatile int enabledClocks;
     private volatile long virtualClockNs;
 

@@ -257,8 +257,8 @@ public final class Ring {
     /**
      * Writes a whole SQE at {@code off} (from {@link #claimSqe}) in eight 8-byte stores, every
      * byte of it: the submission fast path, with no zeroing pass. The words are the SQE's
-     * 8-byte groups in little-endian order: opcode | flags << 8 | ioprio << 16 | fd << 32; off;
-     * addr; len | op_flags << 32; user_data; buf_index | personality << 16 | file_index << 32;
+     * 8-byte groups in little-endian order: opcode | flags &lt;&lt; 8 | ioprio &lt;&lt; 16 | fd &lt;&lt; 32; off;
+     * addr; len | op_flags &lt;&lt; 32; user_data; buf_index | personality &lt;&lt; 16 | file_index &lt;&lt; 32;
      * addr3; and 8 bytes of zero padding. Plain stores: the tail's release in enter() publishes
      * them.
      */

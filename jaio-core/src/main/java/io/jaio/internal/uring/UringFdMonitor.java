@@ -39,7 +39,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  *     has not turned it back on). No multishot mode gives the semantics, so there is nothing to
  *     fall back from; the re-arm costs one SQE per event, sent with the next enter the loop
  *     makes anyway. docs/performance.md has the figures.</li>
- * <li>Each armed poll owns a slot; user_data = (generation << 32) | (slot + 1). A removed
+ * <li>Each armed poll owns a slot; user_data = (generation &lt;&lt; 32) | (slot + 1). A removed
  *     handler's poll is cancelled with POLL_REMOVE, and its slot is freed only when the kernel's
  *     final CQE for it arrives, so no CQE can ever reach a recycled slot; the generation makes
  *     POLL_REMOVE unable to hit a newer request in the same slot (QEMU dbf70f0a03).</li>
