@@ -38,7 +38,8 @@ final class NbdServer {
     private final List<Worker> workers = new ArrayList<>();
     private final int listenFd;
     private int nextWorker;
-    private int clients;
+    /** Connections accepted and not yet closed; written on the main thread, volatile for the {@link #clients()} probe. */
+    private volatile int clients;
     private long accepted;
     private boolean everConnected;
     private boolean listening;
@@ -244,6 +245,11 @@ final class NbdServer {
                 LOG.log(System.Logger.Level.WARNING, "cannot watch the listening socket: " + e.getMessage());
             }
         }
+    }
+
+    /** Connections accepted and not yet closed, their requests drained (a test probe; any thread). */
+    int clients() {
+        return clients;
     }
 
     /** Number of accept() failures for lack of resources so far (a test probe). */

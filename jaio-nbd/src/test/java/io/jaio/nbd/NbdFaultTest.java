@@ -520,7 +520,14 @@ class NbdFaultTest {
         } finally {
             p.destroyForcibly();
         }
-        assertServes(server, 250); // up to 5 s for the killed client's writes to land
+        // The server still runs the killed client's queued writes (and reads what is left in its
+        // socket) until that connection closes, as qemu-nbd does: wait for that, then compare.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (server.clients() > 0) {
+            assertTrue(System.nanoTime() < deadline, "the killed client's connection is still open after 30 s");
+            java.util.concurrent.locks.LockSupport.parkNanos(10_000_000L);
+        }
+        assertServes(server, 250);
     }
 
     // ---- stopping ----
