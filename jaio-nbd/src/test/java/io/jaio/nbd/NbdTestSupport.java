@@ -152,15 +152,15 @@ final class NbdTestSupport {
             this.status = status;
         }
 
-        /**
-         * Starts {@code jaio nbd serve OPTIONS IMAGE} in this JVM and returns once it listens.
-         * {@code -p 0} is added unless a socket or port is given.
-         */
         /** The server's open connections (NbdServer.clients()). */
         int clients() {
             return server.clients();
         }
 
+        /**
+         * Starts {@code jaio nbd serve OPTIONS IMAGE} in this JVM and returns once it listens.
+         * {@code -p 0} is added unless a socket or port is given.
+         */
         static Server start(Path image, String... options) throws Exception {
             List<String> args = new ArrayList<>(Arrays.asList(options));
             if (!args.contains("-k") && !args.contains("-p")) {
