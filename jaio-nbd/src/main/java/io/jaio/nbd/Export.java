@@ -20,7 +20,7 @@ final class Export {
     final boolean direct;
     final int transmissionFlags;
 
-    private Export(String name, String path, int fd, long size, boolean readOnly, boolean direct) {
+    private Export(String name, String path, int fd, long size, boolean readOnly, boolean direct, boolean multiConn) {
         this.name = name;
         this.path = path;
         this.fd = fd;
@@ -33,9 +33,14 @@ final class Export {
         } else {
             f |= Nbd.TF_SEND_TRIM | Nbd.TF_SEND_WRITE_ZEROES | Nbd.TF_SEND_FAST_ZERO;
         }
-        // Always multi-conn: one file and one page cache behind every connection, so a flush on
-        // any connection makes every acknowledged write durable, which is what multi-conn promises.
-        f |= Nbd.TF_CAN_MULTI_CONN;
+        // One file and one page cache behind every connection, so a flush on any connection makes
+        // every acknowledged write durable, which is what multi-conn promises. It is advertised only
+        // when the server lets more than one client in at once (-e other than 1), as qemu-nbd does:
+        // a client such as nbdcopy that sees it opens several connections, and with -e 1 the second
+        // would wait in the listen queue until the first leaves, which it never does.
+        if (multiConn) {
+            f |= Nbd.TF_CAN_MULTI_CONN;
+        }
         this.transmissionFlags = f;
     }
 
@@ -44,6 +49,20 @@ final class Export {
      * image is served as an export of size 0 (every request with a length is out of range).
      */
     static Export open(String name, String path, boolean readOnly, boolean direct) throws ServeOptions.UsageException {
+        return open(name, path, readOnly, direct, true);
+    }
+
+    /**
+     * Opens {@code path} for a server that admits {@code maxClients} clients at once (0 = no
+     * limit): multi-conn is advertised only when that is more than one.
+     */
+    static Export open(String name, String path, boolean readOnly, boolean direct, int maxClients)
+            throws ServeOptions.UsageException {
+        return open(name, path, readOnly, direct, maxClients != 1);
+    }
+
+    private static Export open(String name, String path, boolean readOnly, boolean direct, boolean multiConn)
+            throws ServeOptions.UsageException {
         Path p = Path.of(path);
         if (!Files.exists(p)) {
             throw new ServeOptions.UsageException("image " + path + " does not exist (expected a raw image file or block device)");
@@ -66,7 +85,7 @@ final class Export {
             throw new ServeOptions.UsageException("cannot size image " + path + ": " + e.getMessage()
                     + " (expected a raw image file or block device)");
         }
-        return new Export(name, path, fd, size, readOnly, direct);
+        return new Export(name, path, fd, size, readOnly, direct, multiConn);
     }
 
     /** Why the image cannot be opened, and what would do: one sentence. */

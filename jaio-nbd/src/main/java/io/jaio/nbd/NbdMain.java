@@ -154,7 +154,7 @@ public final class NbdMain {
 
     private static int serve(ServeOptions opts, String image, boolean temporary, boolean process)
             throws ServeOptions.UsageException, IOException {
-        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone);
+        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone, opts.shared);
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
             if ("native".equals(opts.aio)) {
