@@ -30,37 +30,53 @@ public final class Timer {
         this.attributes = attributes;
     }
 
-    /** The clock this timer runs on. */
+    /** {@return the clock this timer runs on} */
     public ClockType clock() {
         return node.clock();
     }
 
-    /** The unit of {@link #mod} and {@link #modAnticipate}. */
+    /** {@return the unit of {@link #mod} and {@link #modAnticipate}} */
     public TimerScale scale() {
         return scale;
     }
 
-    /** The attribute bits given at creation (QEMU QEMU_TIMER_ATTR_*). */
+    /** {@return the attribute bits given at creation (QEMU QEMU_TIMER_ATTR_*)} */
     public int attributes() {
         return attributes;
     }
 
-    /** Arms (or re-arms) the timer to expire at {@code expireNs} on its clock; negative means 0. */
+    /**
+     * Arms (or re-arms) the timer to expire at {@code expireNs} on its clock; negative means 0.
+     *
+     * @param expireNs the deadline in ns on this timer's clock
+     */
     public void modNs(long expireNs) {
         node.mod(expireNs, false);
     }
 
-    /** {@link #modNs} with the deadline in this timer's scale: {@code expire * scale}. */
+    /**
+     * {@link #modNs} with the deadline in this timer's scale: {@code expire * scale}.
+     *
+     * @param expire the deadline in this timer's scale
+     */
     public void mod(long expire) {
         node.mod(scaled(expire), false);
     }
 
-    /** Arms the timer at {@code expireNs} unless it is already armed to expire no later. */
+    /**
+     * Arms the timer at {@code expireNs} unless it is already armed to expire no later.
+     *
+     * @param expireNs the deadline in ns on this timer's clock
+     */
     public void modAnticipateNs(long expireNs) {
         node.mod(expireNs, true);
     }
 
-    /** {@link #modAnticipateNs} with the deadline in this timer's scale. */
+    /**
+     * {@link #modAnticipateNs} with the deadline in this timer's scale.
+     *
+     * @param expire the deadline in this timer's scale
+     */
     public void modAnticipate(long expire) {
         node.mod(scaled(expire), true);
     }
@@ -70,17 +86,22 @@ public final class Timer {
         node.delete();
     }
 
-    /** Whether the timer is armed. */
+    /** {@return whether the timer is armed} */
     public boolean isPending() {
         return expireTimeNs() >= 0;
     }
 
-    /** The deadline in ns on the clock, or -1 when the timer is not armed. */
+    /** {@return the deadline in ns on the clock, or -1 when the timer is not armed} */
     public long expireTimeNs() {
         return node.expireTimeNs();
     }
 
-    /** QEMU timer_expired: armed and due at {@code now}, given in this timer's scale. */
+    /**
+     * QEMU timer_expired: armed and due at {@code now}, given in this timer's scale.
+     *
+     * @param now the time to compare with, in this timer's scale
+     * @return whether the timer is armed with a deadline at or before {@code now}
+     */
     public boolean isExpired(long now) {
         long e = expireTimeNs();
         return e >= 0 && e <= now * scale.nanos();
