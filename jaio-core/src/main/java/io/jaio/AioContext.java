@@ -2,6 +2,7 @@
 package io.jaio;
 
 import java.lang.foreign.Arena;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -361,7 +362,20 @@ public final class AioContext implements AutoCloseable {
         Objects.requireNonNull(scale, "scale");
         Objects.requireNonNull(callback, "callback");
         checkOpen();
-        return new Timer(new TimerNode(timers.list(clock), callback), scale, attributes);
+        return new Timer(new TimerNode(timers.list(clock), callback), scale, attributes, this);
+    }
+
+    /**
+     * A timer on {@code clock} whose {@code mod} values are in ns, for use with
+     * {@link Timer#modIn(Duration)}: {@code ctx.newTimer(REALTIME, cb).modIn(Duration.ofMillis(10))}.
+     * Any thread.
+     *
+     * @param clock the clock the deadline is read on
+     * @param callback runs on the home thread when the timer expires
+     * @return the new timer, not armed
+     */
+    public Timer newTimer(ClockType clock, Runnable callback) {
+        return newTimer(clock, TimerScale.NS, 0, callback);
     }
 
     /**
@@ -385,6 +399,16 @@ public final class AioContext implements AutoCloseable {
         }
         timers.advanceVirtualClockNs(deltaNs);
         aioNotify();
+    }
+
+    /**
+     * {@link #advanceVirtualClockNs} by a {@link Duration}. Any thread.
+     *
+     * @param delta how far to move, not negative (saturates at about 292 years)
+     * @throws IllegalArgumentException if {@code delta} is negative
+     */
+    public void advanceVirtualClock(Duration delta) {
+        advanceVirtualClockNs(Timer.nonNegativeNanos("delta", delta));
     }
 
     /**
@@ -429,6 +453,19 @@ public final class AioContext implements AutoCloseable {
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll, Runnable ioPollReady)
             throws ErrnoException {
         fds.set(fd, ioRead, ioWrite, ioPoll, ioPollReady);
+    }
+
+    /**
+     * {@link #setFdHandler(int, Runnable, Runnable, BooleanSupplier, Runnable)} with the
+     * callbacks named: {@code ctx.setFdHandler(fd, FdHandler.read(this::onReadable))}. Any thread.
+     *
+     * @param fd the file descriptor to watch; the caller keeps it open until the handler is removed
+     * @param handler the callbacks; {@link FdHandler#NONE} removes the registration
+     * @throws ErrnoException when {@code fd} is not open (EBADF) or the kernel refuses it
+     */
+    public void setFdHandler(int fd, FdHandler handler) throws ErrnoException {
+        Objects.requireNonNull(handler, "handler");
+        fds.set(fd, handler.onRead(), handler.onWrite(), handler.poll(), handler.onPollReady());
     }
 
     /**
@@ -713,6 +750,17 @@ public final class AioContext implements AutoCloseable {
             ContextParams.requireNonNegative("timerSlackNs", ns);
             this.timerSlackNs = ns;
             return this;
+        }
+
+        /**
+         * {@link #timerSlackNs} as a {@link Duration}.
+         *
+         * @param slack the slack, not negative
+         * @return this builder
+         * @throws IllegalArgumentException if {@code slack} is negative
+         */
+        public Builder timerSlack(Duration slack) {
+            return timerSlackNs(Timer.nonNegativeNanos("timerSlack", slack));
         }
 
         /**

@@ -54,7 +54,21 @@ public final class Fds {
     }
 
     /**
+     * read(2) into {@code buf}, for non-blocking fds on the data path (no allocation).
+     *
+     * @param fd a descriptor open for reading
+     * @param buf native memory to fill (up to its size)
+     * @return bytes read, 0 at end of file, or {@code -errno} ({@code -EAGAIN}: nothing to read now)
+     */
+    public static long read(int fd, MemorySegment buf) {
+        return Syscalls.read(Syscalls.threadErrnoSegment(), fd, buf, buf.byteSize());
+    }
+
+    /**
      * Reads up to {@code max} bytes; returns them, or null with nothing to read (EAGAIN or EOF).
+     * A convenience for tests and small programs: it allocates and throws; the data path uses
+     * {@link #read(int, MemorySegment)}, which returns {@code -errno} as the package's error
+     * rule asks.
      *
      * @param fd a descriptor open for reading
      * @param max the most bytes to read

@@ -3,6 +3,7 @@ package io.jaio.coroutine;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.Objects;
 
 import io.jaio.AioContext;
@@ -525,6 +526,23 @@ public final class Coroutine {
     }
 
     private static final String SLEEP = "Coroutine.sleepNs";
+
+    /**
+     * {@link #sleepNs} for a {@link Duration}: {@code Coroutine.sleep(REALTIME, Duration.ofMillis(5))}.
+     *
+     * @param clock the clock the timer runs on
+     * @param duration how long to sleep, not negative (saturates at about 292 years)
+     * @throws IllegalStateException outside a coroutine or without a current context
+     * @throws IllegalArgumentException if {@code duration} is negative
+     */
+    public static void sleep(ClockType clock, Duration duration) {
+        Objects.requireNonNull(duration, "duration");
+        if (duration.isNegative()) {
+            throw new IllegalArgumentException("Coroutine.sleep(" + clock + ", " + duration + ") (expected a duration >= 0)");
+        }
+        sleepNs(clock, duration.getSeconds() >= Long.MAX_VALUE / 1_000_000_000L ? Long.MAX_VALUE
+                : duration.getSeconds() * 1_000_000_000L + duration.getNano());
+    }
 
     /**
      * Suspends the running coroutine for {@code ns} nanoseconds of {@code clock}, on a timer of
