@@ -42,6 +42,12 @@ public final class NbdMain {
     private NbdMain() {
     }
 
+    /**
+     * The {@code jaio-nbd} command: {@code serve [OPTIONS] [IMAGE]} ({@code --help} lists the
+     * options); exits with status 0 after a clean stop, non-zero on an error.
+     *
+     * @param args the command line
+     */
     public static void main(String[] args) {
         int status = 1;
         try {
