@@ -14,6 +14,8 @@ package io.jaio;
  * before it. Gauges (poll time, handlers, pool threads and queue, timers) are the value at the
  * moment each was read. Take two snapshots and subtract for rates.
  *
+ * <p>Threading: immutable; any thread.
+ *
  * @param context the context's name
  * @param iterations {@code poll()} calls, nested ones included (QEMU aio_poll)
  * @param blockingWaits iterations that waited in the fd monitor with a non-zero timeout

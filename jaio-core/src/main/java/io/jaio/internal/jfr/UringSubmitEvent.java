@@ -10,14 +10,14 @@ import jdk.jfr.StackTrace;
 import jdk.jfr.Threshold;
 
 /**
- * One io_uring_enter on a context's ring (QEMU luring_io_uring_enter, luring_io_uring_enter_done): the SQEs handed to the kernel and the wait for completions, if any.
+ * One io_uring_enter on a context's ring (QEMU luring_io_uring_submit in the older block/io_uring.c; fdmon_io_uring_add_sqe per SQE today): the SQEs handed to the kernel and the wait for completions, if any.
  *
  * <p>Threading: made and committed by the thread whose work it describes.
  */
 @Name("io.jaio.UringSubmit")
 @Label("io_uring Submit")
 @Category({"jaio", "io_uring"})
-@Description("One io_uring_enter on a context's ring (QEMU luring_io_uring_enter, luring_io_uring_enter_done): the SQEs handed to the kernel and the wait for completions, if any.")
+@Description("One io_uring_enter on a context's ring (QEMU luring_io_uring_submit in the older block/io_uring.c; fdmon_io_uring_add_sqe per SQE today): the SQEs handed to the kernel and the wait for completions, if any.")
 @StackTrace(false)
 @Threshold("0 ns")
 public final class UringSubmitEvent extends Event {
