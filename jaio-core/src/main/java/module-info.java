@@ -9,8 +9,14 @@
  * which is not exported. Native access must be enabled for this module
  * ({@code --enable-native-access=io.jaio}, or {@code ALL-UNNAMED} on the class path); coroutines
  * also need {@code --add-exports java.base/jdk.internal.vm=io.jaio --add-opens java.base/java.lang=io.jaio}.
+ *
+ * <p>{@code jdk.jfr} carries the Flight Recorder events ({@code io.jaio.*}, docs/observability.md);
+ * {@code java.management} the context's MBean ({@code AioContext.registerMBean()}).
  */
 module io.jaio {
+    requires jdk.jfr;
+    requires java.management;
+
     exports io.jaio;
     exports io.jaio.uring;
     exports io.jaio.block;

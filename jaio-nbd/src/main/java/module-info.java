@@ -4,10 +4,13 @@
  *
  * <p>{@code jdk.unsupported} gives {@code sun.misc.Signal} (SIGINT and SIGTERM stop the server
  * gracefully); {@code java.logging} is the log's default backend, dressed by {@code NbdLogging}
- * when the user configured none.
+ * when the user configured none. {@code jdk.jfr} carries the io.jaio.nbd.* Flight Recorder events,
+ * {@code java.management} the export's and connections' MBeans.
  */
 module io.jaio.nbd {
     requires io.jaio;
     requires java.logging;
     requires jdk.unsupported;
+    requires jdk.jfr;
+    requires java.management;
 }

@@ -613,6 +613,43 @@ public final class AioContext implements AutoCloseable {
     }
 
     // ------------------------------------------------------------------------------------------
+    // Statistics (docs/observability.md; the figures are kept by the parts, ContextStats reads them)
+
+    /**
+     * A snapshot of this context's counters and gauges; {@link AioStats} says what a reader on
+     * another thread may see (each figure monotonic, not a consistent cut). Any thread; cheap:
+     * no lock of the loop's, a few loads, the timer lists' and the pool's locks for their sizes.
+     */
+    public AioStats stats() {
+        return io.jaio.internal.loop.ContextStats.snapshot(name, callbacks, wakeup, pollSet, table, core, timers);
+    }
+
+    /**
+     * Shows {@link #stats()} as an MBean of the platform MBean server, named
+     * {@code io.jaio:type=AioContext,name="<name>"} (with {@code ,id=N} added when another
+     * context of the same name has it), one read-only attribute per field; {@link #close()}
+     * unregisters it. Idempotent. Any thread.
+     *
+     * @return the MBean's object name
+     * @throws IllegalStateException if the MBean server refuses it
+     */
+    public synchronized String registerMBean() {
+        checkOpen();
+        if (mbean == null) {
+            try {
+                mbean = io.jaio.internal.loop.RecordMBean.register(new io.jaio.internal.loop.RecordMBean(AioStats.class,
+                        this::stats, "jaio context " + name), "io.jaio:type=AioContext", name);
+            } catch (javax.management.JMException e) {
+                throw new IllegalStateException("cannot register the MBean of context '" + name + "': " + e, e);
+            }
+        }
+        return mbean.toString();
+    }
+
+    /** Guarded by this; set by registerMBean(), cleared by close(). */
+    private javax.management.ObjectName mbean;
+
+    // ------------------------------------------------------------------------------------------
     // Close
 
     /**
@@ -646,6 +683,12 @@ public final class AioContext implements AutoCloseable {
         wakeup.release();
         arena.close();
         LoopThreads.clearCurrent(this);
+        synchronized (this) {
+            if (mbean != null) {
+                io.jaio.internal.loop.RecordMBean.unregister(mbean);
+                mbean = null;
+            }
+        }
         if (!leaks.isEmpty()) {
             throw new IllegalStateException("context '" + name + "' closed with leaks: " + String.join("; ", leaks));
         }

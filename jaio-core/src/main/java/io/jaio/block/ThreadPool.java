@@ -12,6 +12,9 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
 
 import io.jaio.AioContext;
+import io.jaio.internal.jfr.JaioEvents;
+import io.jaio.internal.jfr.ThreadPoolRequestEvent;
+import io.jaio.internal.jfr.ThreadPoolWorkerEvent;
 import io.jaio.internal.loop.BhNode;
 import io.jaio.internal.loop.BhQueue;
 import io.jaio.internal.loop.CallbackRunner;
@@ -131,6 +134,16 @@ public final class ThreadPool {
         }
 
         @Override
+        public int threadPoolThreads() {
+            return pool.threadCount();
+        }
+
+        @Override
+        public int threadPoolQueued() {
+            return pool.queuedCount();
+        }
+
+        @Override
         public void closeWithContext(List<String> leaks) {
             pool.close(leaks);
         }
@@ -165,6 +178,7 @@ public final class ThreadPool {
         }
         task.pool = this;
         task.ret = 0;
+        task.submitNs = JaioEvents.threadPoolRequest() ? System.nanoTime() : 0; // published by the queue's lock
         task.ref(); // the pool's reference, dropped after complete() ran
         task.setState(ThreadPoolTask.QUEUED);
         inFlight++;
@@ -257,6 +271,16 @@ public final class ThreadPool {
         }
     }
 
+    /** Requests queued and not yet taken by a worker. Any thread. */
+    public int queuedCount() {
+        lock.lock();
+        try {
+            return requests.size();
+        } finally {
+            lock.unlock();
+        }
+    }
+
     // ---- threads ----
 
     /** QEMU spawn_thread; lock held. */
@@ -289,9 +313,13 @@ public final class ThreadPool {
     }
 
     private void workerLoop() {
+        int threadsAfter;
         lock.lock();
         try {
             pendingThreads--;
+            if (JaioEvents.threadPoolWorker()) {
+                recordWorker("spawn", curThreads);
+            }
             doSpawnThreadLocked();
             while (curThreads <= maxThreads) {
                 ThreadPoolTask task = requests.pollFirst();
@@ -318,20 +346,50 @@ public final class ThreadPool {
                 }
             }
             curThreads--;
+            threadsAfter = curThreads;
             workerStopped.signalAll(); // with the lock held (QEMU f4f71363fc)
             requestCond.signal(); // pass on a wake-up this thread may have consumed
         } finally {
             lock.unlock();
         }
+        if (JaioEvents.threadPoolWorker()) {
+            recordWorker("retire", threadsAfter);
+        }
+    }
+
+    /** One io.jaio.ThreadPoolWorker event. */
+    private void recordWorker(String action, int threads) {
+        ThreadPoolWorkerEvent e = new ThreadPoolWorkerEvent();
+        if (e.shouldCommit()) {
+            e.context = ctx.name();
+            e.action = action;
+            e.threads = threads;
+            e.commit();
+        }
     }
 
     private void runTask(ThreadPoolTask task) {
         long ret;
+        ThreadPoolRequestEvent event = null;
+        long submitted = task.submitNs;
+        if (submitted != 0 && JaioEvents.threadPoolRequest()) {
+            event = new ThreadPoolRequestEvent();
+            event.queueDelayNs = System.nanoTime() - submitted;
+            event.begin();
+        }
         try {
             ret = task.run();
         } catch (RuntimeException e) {
             callbacks.scheduleReport("thread pool task " + task, e);
             ret = -Errno.EIO;
+        }
+        if (event != null) {
+            event.end();
+            if (event.shouldCommit()) {
+                event.context = ctx.name();
+                event.result = ret;
+                event.commit();
+            }
         }
         task.ret = ret;
         task.setState(ThreadPoolTask.DONE); // release: the result is visible to whoever acquires DONE

@@ -45,6 +45,8 @@ public abstract class ThreadPoolTask extends Aiocb {
     private int state;
     /** Written before DONE is released; read after DONE is acquired. */
     long ret;
+    /** System.nanoTime() at submit while io.jaio.ThreadPoolRequest is recorded, else 0 (home thread, read by the worker after the queue's lock). */
+    long submitNs;
     ThreadPool pool;
     /** Link in the pool's list of finished tasks (through NEXT_DONE). */
     @SuppressWarnings("unused")

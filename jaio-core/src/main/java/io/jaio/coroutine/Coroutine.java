@@ -12,6 +12,8 @@ import io.jaio.Timer;
 import io.jaio.TimerScale;
 import io.jaio.internal.coro.Fiber;
 import io.jaio.internal.coro.Fibers;
+import io.jaio.internal.jfr.CoroutineEvent;
+import io.jaio.internal.jfr.JaioEvents;
 import io.jaio.internal.loop.ContextCore;
 import io.jaio.internal.loop.LoopThreads;
 
@@ -147,6 +149,11 @@ public final class Coroutine {
     /** Link in a context's scheduled stack; see CoScheduleQueue. Accessed through SCHED_NEXT. */
     @SuppressWarnings("unused")
     private Coroutine scheduledNext;
+    /** Entries and yields so far, for the io.jaio.Coroutine event (written by whoever runs it, one at a time). */
+    private int enters;
+    private int yields;
+    /** System.nanoTime() of the first entry while io.jaio.Coroutine was recorded, else 0. */
+    private long firstEnterNs;
     /** CoMutex/CoRwLock locks held (QEMU locks_held); a coroutine must not return holding one. */
     int locksHeld;
     /** What escaped the body, if anything. */
@@ -238,6 +245,9 @@ public final class Coroutine {
             to.host = host;
             to.hostCtx = hostCtx;
             CTX.setRelease(to, ctx); // pairs with getAcquire in wake()
+            if (to.enters++ == 0 && JaioEvents.coroutine()) {
+                to.firstEnterNs = System.nanoTime();
+            }
             t.current = to;
             try {
                 to.fiber.run(from != null ? from.fiber : null);
@@ -252,6 +262,9 @@ public final class Coroutine {
             }
             if (to.fiber.isDone()) {
                 to.caller = null;
+                if (JaioEvents.coroutine()) {
+                    to.recordEnd(ctx);
+                }
                 thrown = to.terminated(ctx, thrown);
             }
         }
@@ -263,6 +276,18 @@ public final class Coroutine {
                 throw e;
             }
             throw new IllegalStateException("coroutine failed", thrown);
+        }
+    }
+
+    /** One io.jaio.Coroutine event for a coroutine that returned. */
+    private void recordEnd(AioContext c) {
+        CoroutineEvent e = new CoroutineEvent();
+        if (e.shouldCommit()) {
+            e.context = c != null ? c.name() : null;
+            e.enters = enters;
+            e.yields = yields;
+            e.lifetimeNs = firstEnterNs != 0 ? System.nanoTime() - firstEnterNs : 0;
+            e.commit();
         }
     }
 
@@ -336,10 +361,12 @@ public final class Coroutine {
         }
         Coroutine c = self.caller;
         self.caller = null;
+        self.yields++; // counted before the switch: whoever enters it next reads it after
         try {
             self.fiber.suspend();
         } catch (IllegalStateException pinned) {
             self.caller = c; // did not suspend: still running
+            self.yields--;
             throw pinned;
         }
     }

@@ -48,17 +48,18 @@ class LayeringTest {
      * each other (the machinery throws io.jaio.ErrnoException, the API holds BhNode), so within
      * that layer, and only there, packages may form a cycle.
      */
-    static final Map<String, Integer> LAYERS = Map.of(
-            "io.jaio", 0,
-            "io.jaio.internal.loop", 0,
-            "io.jaio.internal.fdmon", 0,
-            "io.jaio.internal.sys", 0,
-            "io.jaio.internal.uring", 0,
-            "io.jaio.internal.aio", 0,
-            "io.jaio.uring", 1,
-            "io.jaio.block", 2,
-            "io.jaio.coroutine", 3,
-            "io.jaio.internal.coro", 3);
+    static final Map<String, Integer> LAYERS = Map.ofEntries(
+            Map.entry("io.jaio", 0),
+            Map.entry("io.jaio.internal.loop", 0),
+            Map.entry("io.jaio.internal.fdmon", 0),
+            Map.entry("io.jaio.internal.sys", 0),
+            Map.entry("io.jaio.internal.uring", 0),
+            Map.entry("io.jaio.internal.aio", 0),
+            Map.entry("io.jaio.internal.jfr", 0),
+            Map.entry("io.jaio.uring", 1),
+            Map.entry("io.jaio.block", 2),
+            Map.entry("io.jaio.coroutine", 3),
+            Map.entry("io.jaio.internal.coro", 3));
     static final int LOOP = 0;
     private static final Pattern DESCRIPTOR_TYPE = Pattern.compile("L(io/jaio/[\\w/$]+)[;<]");
 

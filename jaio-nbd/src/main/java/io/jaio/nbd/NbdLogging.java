@@ -29,6 +29,8 @@ import java.util.logging.Logger;
 final class NbdLogging {
     /** Held so that JUL keeps the logger (and its level and handler): it only references loggers weakly. */
     private static Logger jaio;
+    /** The --stats lines' logger: INFO always, so they show without -v (they are logged only with --stats). */
+    private static Logger stats;
 
     private NbdLogging() {
     }
@@ -51,6 +53,8 @@ final class NbdLogging {
         l.setUseParentHandlers(false);
         l.setLevel(verbose ? Level.INFO : Level.WARNING);
         jaio = l;
+        stats = Logger.getLogger("io.jaio.nbd.stats");
+        stats.setLevel(Level.INFO);
         return true;
     }
 

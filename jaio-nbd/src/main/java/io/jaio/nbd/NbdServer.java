@@ -56,6 +56,10 @@ final class NbdServer {
     private long acceptFailures;
     /** How long accepting pauses after running out of fds or memory. */
     static final long ACCEPT_BACKOFF_NS = 100_000_000L;
+    /** The export's MBean, or null if the MBean server refused it. */
+    private javax.management.ObjectName exportMBean;
+    /** The --stats line printer, or null without --stats. */
+    private final NbdStatsReporter reporter;
 
     /** One IOThread and what its connections share. Fields are read on that thread only. */
     static final class Worker {
@@ -66,6 +70,8 @@ final class NbdServer {
         final NbdServer server;
         FileIoEngine engine;
         final List<NbdConnection> connections = new ArrayList<>();
+        /** This I/O thread's share of the export's figures (written on it, read from any thread). */
+        final NbdStats stats = new NbdStats();
 
         Worker(NbdServer server, IOThread thread, Export export, boolean verbose) {
             this.server = server;
@@ -109,6 +115,9 @@ final class NbdServer {
             }
             NbdConnection c = new NbdConnection(this, fd, peer);
             connections.add(c);
+            if (server != null) {
+                c.registerMBean();
+            }
             if (verbose) {
                 LOG.log(System.Logger.Level.INFO, () -> peer + " connected (file engine " + engine.name() + ")");
             }
@@ -158,7 +167,40 @@ final class NbdServer {
         }
         this.drainDeadline = main.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
         this.acceptRetry = main.newTimer(ClockType.REALTIME, TimerScale.NS, this::onAcceptRetry);
+        registerMBeans();
+        this.reporter = opts.statsSeconds > 0 ? new NbdStatsReporter(this, main, opts.statsSeconds) : null;
         setListening(true);
+    }
+
+    /**
+     * The export as {@code io.jaio.nbd:type=Export,name=<export>}, and every context as
+     * {@code io.jaio:type=AioContext,name=<context>}. A refusal is logged, never fatal.
+     */
+    private void registerMBeans() {
+        try {
+            exportMBean = RecordMBean.register(new RecordMBean(NbdFigures.class, this::exportFigures, "NBD export"),
+                    "io.jaio.nbd:type=Export", export.name);
+            main.registerMBean();
+            for (Worker w : workers) {
+                w.ctx.registerMBean(); // unregistered when the I/O thread closes its context
+            }
+        } catch (javax.management.JMException | IllegalStateException e) {
+            LOG.log(System.Logger.Level.WARNING, "MBeans not registered: " + e);
+        }
+    }
+
+    /** The export's figures: every I/O thread's share summed (any thread: racy reads, see NbdStats). */
+    NbdFigures exportFigures() {
+        return exportSums().figures(export.name, export.name, clients);
+    }
+
+    /** Every I/O thread's share of the export's figures, summed. Any thread. */
+    NbdStats.Sums exportSums() {
+        NbdStats.Sums s = new NbdStats.Sums();
+        for (Worker w : workers) {
+            w.stats.addInto(s);
+        }
+        return s;
     }
 
     /** The port actually bound (for -p 0), or -1 on a unix socket. */
@@ -346,5 +388,12 @@ final class NbdServer {
     void closeMain() {
         drainDeadline.delete();
         acceptRetry.delete();
+        if (reporter != null) {
+            reporter.close();
+        }
+        if (exportMBean != null) {
+            RecordMBean.unregister(exportMBean);
+            exportMBean = null;
+        }
     }
 }

@@ -32,6 +32,10 @@ final class Request implements FileIoEngine.Completion {
     long cookie;
     long offset;
     int length;
+    /** System.nanoTime() when the header was parsed: the start of the request's latency. */
+    long startNs;
+    /** The NBD error of the reply queued (0: success), for the statistics. */
+    int error;
     /** Second step pending after the first completed (a flush after TRIM/WRITE_ZEROES with FUA). */
     boolean flushAfter;
     Request next;

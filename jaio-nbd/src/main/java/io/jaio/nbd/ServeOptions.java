@@ -30,6 +30,8 @@ final class ServeOptions {
     boolean cacheNone;
     int iothreads = 1;
     long pollMaxNs = 0;
+    /** --stats: seconds between summary lines on stderr (0: none). */
+    int statsSeconds = 0;
     String pidFile;
     boolean verbose;
     boolean help;
@@ -59,6 +61,7 @@ final class ServeOptions {
     private static final String SHARED = "a number of clients >= 0, 0 for no limit";
     private static final String IOTHREADS = "a number of I/O threads 1..64";
     private static final String POLL = "nanoseconds 0..1000000000";
+    private static final String STATS = "seconds 1..3600";
 
     static ServeOptions parse(String[] args) throws UsageException {
         ServeOptions o = new ServeOptions();
@@ -119,6 +122,7 @@ final class ServeOptions {
                 case "--cache" -> o.cacheNone = "none".equals(oneOf(v, "writeback", "none"));
                 case "--iothreads" -> o.iothreads = (int) number(v, 1, 64, IOTHREADS);
                 case "--poll-max-ns" -> o.pollMaxNs = number(v, 0, 1_000_000_000, POLL);
+                case "--stats" -> o.statsSeconds = (int) number(v, 1, 3600, STATS);
                 case "--pid-file" -> {
                     o.pidFile = v.text;
                     o.pidFileTyped = v.typed;
@@ -179,7 +183,7 @@ final class ServeOptions {
     private static boolean takesValue(String name) {
         return switch (name) {
             case "-k", "--socket", "-b", "--bind", "-p", "--port", "-x", "--export-name", "-e", "--shared", "-f", "--format",
-                    "--aio", "--cache", "--iothreads", "--poll-max-ns", "--pid-file" -> true;
+                    "--aio", "--cache", "--iothreads", "--poll-max-ns", "--stats", "--pid-file" -> true;
             default -> false;
         };
     }
@@ -197,6 +201,7 @@ final class ServeOptions {
             case "--cache" -> "writeback or none";
             case "--iothreads" -> IOTHREADS;
             case "--poll-max-ns" -> POLL;
+            case "--stats" -> STATS;
             case "--pid-file" -> "the path of a file";
             default -> "a value";
         };
@@ -255,6 +260,8 @@ final class ServeOptions {
                   --cache=MODE       writeback (default) or none (O_DIRECT)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
                   --poll-max-ns=NS   adaptive busy polling of the I/O threads (default 0: off)
+                  --stats=N          every N seconds, log one line to stderr: requests/s, MiB/s,
+                                     p50/p99 latency and requests in flight
                   --pid-file=PATH    write the server's PID to PATH
               -v, --verbose          log connections, request errors and the stop at INFO level
               -h, --help             this help

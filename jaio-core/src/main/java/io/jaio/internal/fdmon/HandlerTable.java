@@ -66,6 +66,11 @@ public final class HandlerTable {
         return monitor;
     }
 
+    /** The name of the context this table belongs to (for events and messages). */
+    public String contextName() {
+        return contextName;
+    }
+
     public Arena arena() {
         return arena;
     }

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.jaio.internal.fdmon;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+import io.jaio.internal.jfr.JaioEvents;
+import io.jaio.internal.jfr.PollTimeEvent;
+
 /**
  * Adaptive userspace polling (QEMU {@code aio-posix.c}: try_poll_mode, run_poll_handlers,
  * poll_set_started, adjust_polling_time, remove_idle_poll_handlers).
@@ -10,10 +16,25 @@ package io.jaio.internal.fdmon;
  * shrinks when they arrive late. Before blocking, the loop spins on the io_poll callbacks for up
  * to the largest poll time; an {@code aio_notify} (the notifier's io_poll) ends the spin at once.
  *
+ * <p>The context-wide poll time ({@link #currentPollNs()}, QEMU's former {@code ctx->poll_ns}) is
+ * the largest poll time of the members as the last {@link #tryPollMode} found it: how long that
+ * iteration was prepared to spin. Changes of a handler's poll time are io.jaio.PollTime events.
+ *
  * <p>Threading: home thread only, except the three parameters, which any thread may set
- * (volatile; QEMU stores them without ordering and then notifies the context).
+ * (volatile; QEMU stores them without ordering and then notifies the context), and
+ * {@link #currentPollNs()}, which any thread may read.
  */
 public final class PollSet {
+    private static final VarHandle CURRENT_POLL_NS;
+
+    static {
+        try {
+            CURRENT_POLL_NS = MethodHandles.lookup().findVarHandle(PollSet.class, "currentPollNs", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** QEMU: the first growth of a poll time starts here. */
     public static final long INITIAL_POLL_NS = 4000;
     /** QEMU POLL_IDLE_INTERVAL_NS: idle handlers leave the poll set after this (io_uring only). */
@@ -26,6 +47,9 @@ public final class PollSet {
     private volatile long maxNs;
     private volatile long grow;
     private volatile long shrink;
+    /** Written by the home thread (opaque), read racily by stats(); see currentPollNs(). */
+    @SuppressWarnings("unused")
+    private long currentPollNs;
     /** Added to System.nanoTime() for the poll-time clock; only tests change it (home thread). */
     private long clockSkewNs;
 
@@ -78,6 +102,20 @@ public final class PollSet {
 
     public boolean isEmpty() {
         return head == null;
+    }
+
+    /**
+     * The largest poll time of the members at the last {@link #tryPollMode} (0 when the set was
+     * empty or polling is off). Any thread: a racy read of a value the home thread stores.
+     */
+    public long currentPollNs() {
+        return (long) CURRENT_POLL_NS.getOpaque(this); // pairs with the opaque store in tryPollMode()
+    }
+
+    private void setCurrentPollNs(long ns) {
+        if ((long) CURRENT_POLL_NS.get(this) != ns) { // home thread is the only writer: skip the store when unchanged
+            CURRENT_POLL_NS.setOpaque(this, ns);
+        }
     }
 
     public boolean started() {
@@ -161,12 +199,14 @@ public final class PollSet {
      */
     public boolean tryPollMode(ReadyList ready, FdMonitor monitor) {
         if (head == null) {
+            setCurrentPollNs(0);
             return false;
         }
         long max = 0;
         for (AioHandler n = head; n != null; n = n.pollNext) {
             max = Math.max(max, n.pollNs);
         }
+        setCurrentPollNs(max);
         max = soonest(ready.timeoutNs, max);
         if (max != 0 && !monitor.needWait()) {
             setStarted(ready, true);
@@ -237,6 +277,9 @@ public final class PollSet {
             } else if (nowNs >= n.pollIdleTimeoutNs) {
                 n.pollIdleTimeoutNs = 0;
                 unlink(n);
+                if (JaioEvents.pollTime()) {
+                    recordPollTime(n, "idle-removal", n.pollNs, 0, 0);
+                }
                 Runnable end = n.ioPollEnd();
                 if (started && end != null) {
                     guard.run(end, "io_poll_end", n.fd);
@@ -305,6 +348,7 @@ public final class PollSet {
         if (blockNs <= n.pollNs) {
             return; // the sweet spot: polling caught it
         }
+        long old = n.pollNs;
         if (blockNs > max) {
             long s = shrink;
             n.pollNs = s != 0 ? n.pollNs / s : 0;
@@ -312,6 +356,23 @@ public final class PollSet {
             long g = grow != 0 ? grow : 2;
             long ns = n.pollNs != 0 ? n.pollNs * g : INITIAL_POLL_NS;
             n.pollNs = Math.min(ns, max);
+        }
+        if (n.pollNs != old && JaioEvents.pollTime()) {
+            recordPollTime(n, n.pollNs > old ? "grow" : "shrink", old, n.pollNs, blockNs);
+        }
+    }
+
+    /** One io.jaio.PollTime event (QEMU poll_grow / poll_shrink / remove_idle_poll_handlers). */
+    private void recordPollTime(AioHandler n, String change, long oldNs, long newNs, long blockNs) {
+        PollTimeEvent e = new PollTimeEvent();
+        if (e.shouldCommit()) {
+            e.context = table.contextName();
+            e.fd = n.fd;
+            e.change = change;
+            e.oldPollNs = oldNs;
+            e.pollNs = newNs;
+            e.blockNs = blockNs;
+            e.commit();
         }
     }
 }

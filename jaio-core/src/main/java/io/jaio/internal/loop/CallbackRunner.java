@@ -6,12 +6,17 @@ import java.util.function.BooleanSupplier;
 import io.jaio.AioContext;
 import io.jaio.CallbackErrorHandler;
 import io.jaio.internal.fdmon.CallbackGuard;
+import io.jaio.internal.jfr.BottomHalfRunEvent;
+import io.jaio.internal.jfr.JaioEvents;
 
 /**
  * Runs the user callbacks of one context (bottom halves, timers, fd handlers and their io_poll;
  * the io_uring submission API runs its CQE handlers the same way and reports through
  * {@link #report}) so that a {@link RuntimeException} goes to the context's
  * {@link CallbackErrorHandler} and the loop goes on; an {@link Error} propagates.
+ *
+ * <p>It also counts the bottom halves it runs ({@link #counters()}) and, while a recording takes
+ * {@code io.jaio.BottomHalfRun}, times them.
  *
  * <p>Threading: the {@code run*} methods, {@link #run}, {@link #poll} and {@link #report} on the
  * home thread; {@link #scheduleReport} and {@link #setHandler} from any thread.
@@ -21,6 +26,7 @@ public final class CallbackRunner implements CallbackGuard {
 
     private final AioContext ctx;
     private volatile CallbackErrorHandler errorHandler;
+    private final LoopCounters counters = new LoopCounters();
 
     public CallbackRunner(AioContext ctx, CallbackErrorHandler errorHandler) {
         this.ctx = ctx;
@@ -31,7 +37,29 @@ public final class CallbackRunner implements CallbackGuard {
         errorHandler = handler;
     }
 
+    /** The context's home-thread counters (written by this runner and by PollLoop). */
+    public LoopCounters counters() {
+        return counters;
+    }
+
     public void runBottomHalf(BhNode bh) {
+        counters.onBottomHalf();
+        if (JaioEvents.bottomHalfRun()) {
+            BottomHalfRunEvent e = new BottomHalfRunEvent();
+            e.begin();
+            runBottomHalfNow(bh);
+            e.end();
+            if (e.shouldCommit()) { // the threshold: only slow callbacks
+                e.context = ctx.name();
+                e.name = bh.name;
+                e.commit();
+            }
+            return;
+        }
+        runBottomHalfNow(bh);
+    }
+
+    private void runBottomHalfNow(BhNode bh) {
         GuardState g = bh.guard; // copy first: the callback may delete the bottom half (QEMU 7915bd06f2)
         boolean old = g != null && g.engage();
         try {
@@ -47,6 +75,24 @@ public final class CallbackRunner implements CallbackGuard {
 
     /** A one-shot from the one-shot ring: no node, no guard. */
     public void runOneShot(String name, Runnable cb) {
+        counters.onBottomHalf();
+        if (JaioEvents.bottomHalfRun()) {
+            BottomHalfRunEvent e = new BottomHalfRunEvent();
+            e.begin();
+            runOneShotNow(name, cb);
+            e.end();
+            if (e.shouldCommit()) {
+                e.context = ctx.name();
+                e.name = name;
+                e.oneShot = true;
+                e.commit();
+            }
+            return;
+        }
+        runOneShotNow(name, cb);
+    }
+
+    private void runOneShotNow(String name, Runnable cb) {
         try {
             cb.run();
         } catch (RuntimeException e) {

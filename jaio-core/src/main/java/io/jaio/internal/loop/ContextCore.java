@@ -54,6 +54,16 @@ public final class ContextCore {
         /** New thread-pool parameters (setThreadPoolParams), called under this core's lock. */
         default void onThreadPoolParams(int min, int max) {
         }
+
+        /** For stats(): the pool's worker threads (alive or starting). Any thread. */
+        default int threadPoolThreads() {
+            return 0;
+        }
+
+        /** For stats(): the pool's requests queued and not yet taken by a worker. Any thread. */
+        default int threadPoolQueued() {
+            return 0;
+        }
     }
 
     private static final VarHandle SLOTS = MethodHandles.arrayElementVarHandle(Extension[].class);

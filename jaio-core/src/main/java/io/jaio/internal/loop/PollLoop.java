@@ -11,6 +11,8 @@ import io.jaio.internal.fdmon.FdMonitor;
 import io.jaio.internal.fdmon.HandlerTable;
 import io.jaio.internal.fdmon.PollSet;
 import io.jaio.internal.fdmon.ReadyList;
+import io.jaio.internal.jfr.JaioEvents;
+import io.jaio.internal.jfr.LoopIterationEvent;
 import io.jaio.internal.sys.Errno;
 import io.jaio.internal.sys.Structs;
 
@@ -23,6 +25,9 @@ import io.jaio.internal.sys.Structs;
  * <p>Implementation notes. Each nesting depth has its own {@link ReadyList}, made once and
  * reused, so an iteration allocates nothing; {@code readyLists.length >= depth} always holds.
  * The wake-up protocol (phases 5, 7 and 8) is {@link Wakeup}'s; this class only calls it in order.
+ * It counts iterations and blocking waits in the context's {@link LoopCounters}; while a
+ * recording takes {@code io.jaio.LoopIteration}, {@link #pollRecorded} wraps the iteration in an
+ * event and {@link #timeWaits} makes the waits read the clock.
  *
  * <p>Threading: home thread only. {@link AioContext#poll} checks the thread and that the context
  * is open before it calls {@link #poll}.
@@ -39,6 +44,11 @@ public final class PollLoop {
     /** The nesting depth of poll() and outer-loop dispatch calls now running (0 = none). */
     private int depth;
     private ReadyList[] readyLists = new ReadyList[4];
+    private final LoopCounters counters;
+    /** A LoopIteration event is open: the waits add their time to {@link #waitedNs}. */
+    private boolean timeWaits;
+    /** Time spent in the monitor's wait since the innermost recorded poll() began. */
+    private long waitedNs;
 
     public PollLoop(AioContext ctx, HandlerTable table, PollSet pollSet, BhQueue bhs, TimerListGroup timers, Wakeup wakeup,
             CallbackRunner callbacks) {
@@ -49,6 +59,7 @@ public final class PollLoop {
         this.timers = timers;
         this.wakeup = wakeup;
         this.callbacks = callbacks;
+        this.counters = callbacks.counters();
         for (int i = 0; i < readyLists.length; i++) {
             readyLists[i] = new ReadyList();
         }
@@ -56,6 +67,56 @@ public final class PollLoop {
 
     /** QEMU aio_poll; see {@link AioContext#poll}. */
     public boolean poll(boolean blocking) {
+        counters.onIteration();
+        if (JaioEvents.loopIteration()) {
+            return pollRecorded(blocking);
+        }
+        return pollNow(blocking);
+    }
+
+    /** {@link #poll} inside an io.jaio.LoopIteration event; a nested poll() gets its own. */
+    private boolean pollRecorded(boolean blocking) {
+        boolean outerTimed = timeWaits;
+        long outerWaited = waitedNs;
+        timeWaits = true;
+        waitedNs = 0;
+        LoopIterationEvent e = new LoopIterationEvent();
+        e.begin();
+        boolean progress = false;
+        try {
+            progress = pollNow(blocking);
+        } finally {
+            e.end();
+            long waited = waitedNs;
+            timeWaits = outerTimed;
+            waitedNs = outerWaited + waited; // the outer iteration waited through this one
+            if (e.shouldCommit()) {
+                e.context = ctx.name();
+                e.blocking = blocking;
+                e.progress = progress;
+                e.blockedNs = waited;
+                e.depth = depth + 1;
+                e.commit();
+            }
+        }
+        return progress;
+    }
+
+    /** The monitor's wait, timed while a LoopIteration event is open. */
+    private void waitTimed(FdMonitor monitor, ReadyList ready, long timeoutNs, int myDepth) throws ErrnoException {
+        if (!timeWaits) {
+            monitor.wait(ready, timeoutNs, myDepth);
+            return;
+        }
+        long t0 = System.nanoTime();
+        try {
+            monitor.wait(ready, timeoutNs, myDepth);
+        } finally {
+            waitedNs += System.nanoTime() - t0;
+        }
+    }
+
+    private boolean pollNow(boolean blocking) {
         int d = depth;
         if (d == readyLists.length) {
             growReadyLists();
@@ -89,7 +150,7 @@ public final class PollLoop {
         boolean progress = false;
         if (monitor.needWait()) {
             try {
-                monitor.wait(ready, 0, myDepth);
+                waitTimed(monitor, ready, 0, myDepth);
             } catch (ErrnoException e) {
                 callbacks.report("fd monitor " + monitor.name(), e);
             }
@@ -137,8 +198,11 @@ public final class PollLoop {
                     // Leave poll mode only when about to block (QEMU 816a430c51).
                     progress |= pollSet.setStarted(ready, false);
                 }
+                if (ready.timeoutNs != 0) {
+                    counters.onBlockingWait(); // after setStarted: its final poll may have zeroed the timeout
+                }
                 try {
-                    monitor.wait(ready, ready.timeoutNs, myDepth);
+                    waitTimed(monitor, ready, ready.timeoutNs, myDepth);
                 } catch (ErrnoException e) {
                     callbacks.report("fd monitor " + monitor.name(), e);
                 }

@@ -59,6 +59,7 @@ public final class Wakeup {
     private static final VarHandle NOTIFIED;
     private static final VarHandle KICKERS;
     private static final VarHandle WRITES;
+    private static final VarHandle SKIPPED;
 
     static {
         try {
@@ -67,6 +68,7 @@ public final class Wakeup {
             NOTIFIED = l.findVarHandle(Wakeup.class, "notified", boolean.class);
             KICKERS = l.findVarHandle(Wakeup.class, "kickers", int.class);
             WRITES = l.findVarHandle(Wakeup.class, "notifierWrites", long.class);
+            SKIPPED = l.findVarHandle(Wakeup.class, "notifySkipped", long.class);
         } catch (ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -95,6 +97,13 @@ public final class Wakeup {
     private int kickers;
     @SuppressWarnings("unused")
     private long notifierWrites;
+    /**
+     * aioNotify() calls that raised {@code notified} while nobody needed a write (notifyMe zero):
+     * the system calls the protocol saved. Calls that found the flag already raised return before
+     * this counter, so as to keep that, the hottest path, free of writes; they are not counted.
+     */
+    @SuppressWarnings("unused")
+    private long notifySkipped;
     /** poll() is between computing its timeout and returning from its wait (home thread only). */
     private boolean waitWindow;
 
@@ -142,6 +151,8 @@ public final class Wakeup {
         NOTIFIED.setVolatile(this, true); // store→load with the read below; pairs with announceBlocking()'s notifyMe/notified
         if ((int) NOTIFY_ME.getVolatile(this) != 0) {
             kick();
+        } else {
+            SKIPPED.getAndAdd(this, 1L); // any thread: atomic; only read by skippedCount()
         }
     }
 
@@ -184,6 +195,11 @@ public final class Wakeup {
     /** How many times the eventfd was written to wake the loop. */
     public long writeCount() {
         return (long) WRITES.getVolatile(this);
+    }
+
+    /** How many aioNotify() calls raised the flag without writing the eventfd (see notifySkipped). */
+    public long skippedCount() {
+        return (long) SKIPPED.getVolatile(this);
     }
 
     /** The eventfd's io_poll: a notification is waiting to be accepted. */

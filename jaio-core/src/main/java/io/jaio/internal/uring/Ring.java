@@ -3,9 +3,12 @@ package io.jaio.internal.uring;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 import io.jaio.ErrnoException;
+import io.jaio.internal.jfr.JaioEvents;
+import io.jaio.internal.jfr.UringSubmitEvent;
 import io.jaio.internal.sys.Errno;
 import io.jaio.internal.sys.Structs;
 import io.jaio.internal.sys.Syscalls;
@@ -44,6 +47,22 @@ public final class Ring {
     // is one bounds check and the load or store, with no layout lookup or type adaptation on the way.
     private static final VarHandle INT = JAVA_INT.varHandle().withInvokeExactBehavior();
     private static final VarHandle LONG = JAVA_LONG.varHandle().withInvokeExactBehavior();
+    // The statistics counters: written by the home thread only (plain read, opaque store: no
+    // atomic instruction), read racily by AioContext.stats() with opaque loads.
+    private static final VarHandle SUBMITTED;
+    private static final VarHandle REAPED;
+    private static final VarHandle OVERFLOWS;
+
+    static {
+        try {
+            MethodHandles.Lookup l = MethodHandles.lookup();
+            SUBMITTED = l.findVarHandle(Ring.class, "sqesSubmitted", long.class);
+            REAPED = l.findVarHandle(Ring.class, "cqesReaped", long.class);
+            OVERFLOWS = l.findVarHandle(Ring.class, "overflowFlushes", long.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     static {
         // putSqe() packs SQE fields into little-endian words; io_uring runs here on x86-64 and
@@ -64,6 +83,14 @@ public final class Ring {
         0,
     };
 
+    @SuppressWarnings("unused")
+    private long sqesSubmitted;
+    @SuppressWarnings("unused")
+    private long cqesReaped;
+    @SuppressWarnings("unused")
+    private long overflowFlushes;
+    /** For io.jaio.UringSubmit events; set once by the monitor that owns the ring. */
+    private String contextName = "";
     private final int fd;
     private final int flags;
     private final int features;
@@ -312,7 +339,18 @@ public final class Ring {
             arg = extArg.address();
             argSize = Uring.GETEVENTS_ARG_SIZE;
         }
+        UringSubmitEvent event = null;
+        if (JaioEvents.uringSubmit()) {
+            event = new UringSubmitEvent();
+            event.begin();
+        }
         int r = UringSyscalls.enter(errno, fd, toSubmit, waitNr, enterFlags, arg, argSize);
+        if (r > 0) {
+            SUBMITTED.setOpaque(this, (long) SUBMITTED.get(this) + r); // single writer; read by sqesSubmitted()
+        }
+        if (event != null) {
+            recordEnter(event, toSubmit, r, waitNr);
+        }
         sqHeadCached = (int) INT.getAcquire(ringMem, sqHeadOff); // pairs with the kernel's release of sq.head
         if (r >= 0) {
             return r;
@@ -321,6 +359,42 @@ public final class Ring {
             return r;
         }
         throw new ErrnoException("io_uring_enter(fd=" + fd + ", to_submit=" + toSubmit + ", min_complete=" + waitNr + ")", -r);
+    }
+
+    private void recordEnter(UringSubmitEvent event, int toSubmit, int r, int waitNr) {
+        event.end();
+        if (event.shouldCommit()) {
+            event.context = contextName;
+            event.toSubmit = toSubmit;
+            event.submitted = r;
+            event.minComplete = waitNr;
+            event.commit();
+        }
+    }
+
+    /** Names the context in this ring's events. Home thread, once. */
+    public void setContextName(String name) {
+        contextName = name;
+    }
+
+    /** SQEs the kernel consumed so far. Any thread (a racy read). */
+    public long sqesSubmitted() {
+        return (long) SUBMITTED.getOpaque(this); // pairs with the opaque store in enter()
+    }
+
+    /** CQEs handed back to the kernel so far. Any thread (a racy read). */
+    public long cqesReaped() {
+        return (long) REAPED.getOpaque(this); // pairs with the opaque store in cqAdvance()
+    }
+
+    /** Reaps that found the kernel's CQ overflow flag and flushed its backlog. Any thread (racy). */
+    public long overflowFlushes() {
+        return (long) OVERFLOWS.getOpaque(this); // pairs with the opaque store in onOverflowFlush()
+    }
+
+    /** The reaper found SQ_CQ_OVERFLOW set and is about to flush the backlog. Home thread. */
+    public void onOverflowFlush() {
+        OVERFLOWS.setOpaque(this, (long) OVERFLOWS.get(this) + 1); // single writer; read by overflowFlushes()
     }
 
     /** Submits the filled SQEs without waiting. */
@@ -372,6 +446,8 @@ public final class Ring {
 
     /** Returns CQ slots up to {@code head} to the kernel. */
     public void cqAdvance(int head) {
+        int old = (int) INT.get(cqMem, cqHeadOff); // only we write it
+        REAPED.setOpaque(this, (long) REAPED.get(this) + (head - old)); // wraps correctly; single writer
         INT.setRelease(cqMem, cqHeadOff, head); // pairs with the kernel's acquire of cq.head
     }
 

@@ -8,6 +8,8 @@ import java.util.ArrayDeque;
 import java.util.Arrays;
 
 import io.jaio.ErrnoException;
+import io.jaio.internal.jfr.JaioEvents;
+import io.jaio.internal.jfr.UringCompletionsEvent;
 import io.jaio.internal.fdmon.AioHandler;
 import io.jaio.internal.fdmon.FdMonitor;
 import io.jaio.internal.fdmon.HandlerTable;
@@ -79,6 +81,7 @@ public final class UringFdMonitor implements FdMonitor {
     public UringFdMonitor(HandlerTable table, Arena arena, int entries) throws ErrnoException {
         this.table = table;
         this.ring = Ring.create(entries, arena);
+        this.ring.setContextName(table.contextName());
         this.timeoutTs = arena.allocate(Structs.TIMESPEC_SIZE, 8);
         for (int i = polls.length - 1; i >= 0; i--) {
             freeSlots[freeTop++] = i;
@@ -263,6 +266,8 @@ public final class UringFdMonitor implements FdMonitor {
     /** Processes every CQE available; poll events go to {@code ready} (null: drop them). */
     private int reapInto(ReadyList ready) throws ErrnoException {
         int found = 0;
+        long reapedBefore = ring.cqesReaped();
+        int overflowFlushes = 0;
         for (int pass = 0; pass < MAX_REAP_PASSES; pass++) {
             int tail = ring.cqTail();
             int head = ring.cqHead();
@@ -294,12 +299,34 @@ public final class UringFdMonitor implements FdMonitor {
             if (head != taken) {
                 ring.cqAdvance(head); // one release for the batch: pairs with the kernel's acquire of cq.head
             }
-            if ((ring.sqFlags() & Uring.SQ_CQ_OVERFLOW) == 0 && ring.cqHead() == ring.cqTail()) {
+            boolean overflow = (ring.sqFlags() & Uring.SQ_CQ_OVERFLOW) != 0;
+            if (!overflow && ring.cqHead() == ring.cqTail()) {
                 break;
+            }
+            if (overflow) {
+                ring.onOverflowFlush();
+                overflowFlushes++;
             }
             ring.enter(0, 0, true); // flush the kernel's overflow list into the CQ, then take it
         }
+        if (JaioEvents.uringCompletions()) {
+            recordReap((int) (ring.cqesReaped() - reapedBefore), overflowFlushes);
+        }
         return found;
+    }
+
+    /** One io.jaio.UringCompletions event for a reap that took something (QEMU luring_process_completions). */
+    private void recordReap(int cqes, int overflowFlushes) {
+        if (cqes == 0 && overflowFlushes == 0) {
+            return;
+        }
+        UringCompletionsEvent e = new UringCompletionsEvent();
+        if (e.shouldCommit()) {
+            e.context = table.contextName();
+            e.cqes = cqes;
+            e.overflowFlushes = overflowFlushes;
+            e.commit();
+        }
     }
 
     private boolean onPollCqe(long ud, int res, ReadyList ready) throws ErrnoException {
