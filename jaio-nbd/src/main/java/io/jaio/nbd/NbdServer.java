@@ -64,10 +64,16 @@ final class NbdServer {
         final Export export;
         final boolean verbose;
         final NbdServer server;
+        /** TLS required with these credentials (--tls-creds), or null: clear text. */
+        final TlsCredentials tls;
+        /** --handshake-limit in nanoseconds; 0: no limit. */
+        final long handshakeLimitNs;
         FileIoEngine engine;
         final List<NbdConnection> connections = new ArrayList<>();
 
-        Worker(NbdServer server, IOThread thread, Export export, boolean verbose) {
+        Worker(NbdServer server, IOThread thread, Export export, boolean verbose, TlsCredentials tls, long handshakeLimitNs) {
+            this.tls = tls;
+            this.handshakeLimitNs = handshakeLimitNs;
             this.server = server;
             this.thread = thread;
             this.ctx = thread.context();
@@ -81,6 +87,13 @@ final class NbdServer {
          * listening socket. Closed connections are not reported to any server.
          */
         Worker(AioContext ctx, Export export, FileIoEngine engine) {
+            this(ctx, export, engine, null, 0);
+        }
+
+        /** The test seam of {@link #Worker(AioContext, Export, FileIoEngine)} with TLS and a handshake limit. */
+        Worker(AioContext ctx, Export export, FileIoEngine engine, TlsCredentials tls, long handshakeLimitNs) {
+            this.tls = tls;
+            this.handshakeLimitNs = handshakeLimitNs;
             this.server = null;
             this.thread = null;
             this.ctx = ctx;
@@ -147,6 +160,12 @@ final class NbdServer {
     }
 
     NbdServer(ServeOptions opts, Export export, AioContext main) throws ErrnoException, java.net.UnknownHostException {
+        this(opts, export, main, null);
+    }
+
+    /** A server that requires TLS with {@code tls} (null: clear text). */
+    NbdServer(ServeOptions opts, Export export, AioContext main, TlsCredentials tls)
+            throws ErrnoException, java.net.UnknownHostException {
         this.opts = opts;
         this.export = export;
         this.main = main;
@@ -154,7 +173,8 @@ final class NbdServer {
                 : Sockets.listenTcp(opts.bind, opts.port, 128);
         for (int i = 0; i < opts.iothreads; i++) {
             AioContext.Builder b = AioContext.builder().name("nbd-io" + i).pollParams(opts.pollMaxNs, 0, 0);
-            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, LOG.isLoggable(System.Logger.Level.INFO)));
+            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, LOG.isLoggable(System.Logger.Level.INFO), tls,
+                    opts.handshakeLimitNs));
         }
         this.drainDeadline = main.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
         this.acceptRetry = main.newTimer(ClockType.REALTIME, TimerScale.NS, this::onAcceptRetry);
