@@ -88,6 +88,8 @@ final class NbdConnection {
     private boolean closed;
     /** TLS after STARTTLS (null on the clear-text path; the two never mix on one connection). */
     private TlsSession tls;
+    /** Nanoseconds from STARTTLS to the end of the TLS handshake; -1 without TLS or until then (the log, a test probe). */
+    private long tlsHandshakeNs = -1;
     /** STARTTLS was acknowledged: process() hands the socket to TLS once the reply is out. */
     private boolean tlsRequested;
     /** Resumes reading TLS input already buffered (the socket will not report it readable). */
@@ -205,6 +207,13 @@ final class NbdConnection {
      * full), and input may be buffered that the socket will not report again.
      */
     private void afterTlsRead() {
+        if (tlsHandshakeNs < 0 && tls.handshakeDone()) {
+            tlsHandshakeNs = tls.handshakeNs();
+            if (worker.verbose) {
+                LOG.log(System.Logger.Level.INFO, () -> String.format("%s TLS handshake done in %.1f ms (%.1f ms of it in"
+                        + " the engine's delegated tasks, run on the loop)", peer, tlsHandshakeNs / 1e6, tls.taskNs() / 1e6));
+            }
+        }
         if (tls.hasPendingOutput()) {
             setWantWrite(true);
         }
@@ -757,10 +766,6 @@ final class NbdConnection {
         }
     }
 
-    /** Nanoseconds the TLS handshake took, or -1 (no TLS, or not finished); for the log and the tests. */
-    long tlsHandshakeNs() {
-        return tls == null ? -1 : tls.handshakeNs();
-    }
 
     // ---- closing ----
 

@@ -244,7 +244,7 @@ final class NbdTestSupport {
         }
 
         /**
-         * The value of an integral field of every open connection, read on the connection's own
+         * The value of an integral (or boolean: 1/0) field of every open connection, read on the connection's own
          * thread (a one-shot bottom half on its context, so no request is half-processed).
          * White-box: names a private field of {@link NbdConnection}.
          */
@@ -261,7 +261,8 @@ final class NbdTestSupport {
                     try {
                         List<Long> vs = new ArrayList<>();
                         for (NbdConnection c : w.connections) {
-                            vs.add(((Number) f.get(c)).longValue());
+                            Object v = f.get(c);
+                            vs.add(v instanceof Boolean b ? (b ? 1L : 0L) : ((Number) v).longValue());
                         }
                         got.complete(vs);
                     } catch (ReflectiveOperationException | RuntimeException e) {

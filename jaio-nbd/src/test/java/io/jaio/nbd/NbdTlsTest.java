@@ -234,6 +234,9 @@ class NbdTlsTest {
                 in.readNBytes(in.readInt());
             } while (type == Nbd.REP_INFO);
             assertEquals(Nbd.REP_ACK, type, "GO over TLS");
+            List<Long> ns = s.probeConnections("tlsHandshakeNs");
+            assertEquals(1, ns.size());
+            assertTrue(ns.get(0) > 0, "the handshake's duration is recorded: " + ns);
             int len = 3 << 20;
             out.write(RawClient.requestBytes(0, Nbd.CMD_READ, 7, 12345, len));
             out.flush();
@@ -246,6 +249,30 @@ class NbdTlsTest {
             assertEquals(-1, in.read(), "closed after DISC");
             assertTrue(s.probeConnections("inFlight").stream().allMatch(v -> v == 0));
         }
+        NbdTestSupport.assertNoExceptionsLogged();
+    }
+
+    /**
+     * Prints how long the server's side of a TLS handshake takes (STARTTLS to FINISHED, the
+     * engine's delegated tasks run inline on the loop): the first ones pay for class loading.
+     */
+    @Test
+    void handshakeDurationIsMeasured() throws Exception {
+        Path image = NbdTestSupport.sparseImage(dir.resolve("hs.img"), SIZE);
+        List<String> ms = new ArrayList<>();
+        try (var s = tlsServer(image, true)) {
+            for (int i = 0; i < 12; i++) {
+                try (SSLSocket t = TlsTestCerts.connectTls(s.port, certs.clientDir)) {
+                    NbdHostileClientTest.goOverTls(t);
+                    ms.add(String.format("%.1f", s.probeConnections("tlsHandshakeNs").get(0) / 1e6));
+                }
+                long until = System.nanoTime() + 10_000_000_000L;
+                while (s.clients() > 0 && System.nanoTime() < until) {
+                    Thread.onSpinWait();
+                }
+            }
+        }
+        System.out.println("NbdTlsTest: server-side TLS 1.3 handshakes (RSA 3072 server key, EC client key), ms: " + ms);
         NbdTestSupport.assertNoExceptionsLogged();
     }
 
