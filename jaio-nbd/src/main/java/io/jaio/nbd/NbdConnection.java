@@ -6,6 +6,9 @@ import java.lang.foreign.MemorySegment;
 
 import io.jaio.AioContext;
 import io.jaio.BottomHalf;
+import io.jaio.ClockType;
+import io.jaio.Timer;
+import io.jaio.TimerScale;
 import io.jaio.ErrnoException;
 import io.jaio.Fds;
 import io.jaio.block.FileIoEngine;
@@ -49,6 +52,8 @@ final class NbdConnection {
     private static final int MAX_RECVS_PER_EVENT = 8;
     /** sendmsg calls per flush before the loop gets a turn. */
     private static final int MAX_SENDS_PER_FLUSH = 16;
+    /** Reply pieces (headers, data) copied into TLS records per flush before the loop gets a turn. */
+    private static final int MAX_TLS_PIECES_PER_FLUSH = 128;
 
     final NbdServer.Worker worker;
     final AioContext ctx;
@@ -91,6 +96,16 @@ final class NbdConnection {
     private boolean closing;
     private boolean socketDead;
     private boolean closed;
+    /** TLS after STARTTLS (null on the clear-text path; the two never mix on one connection). */
+    private TlsSession tls;
+    /** Nanoseconds from STARTTLS to the end of the TLS handshake; -1 without TLS or until then (the log, a test probe). */
+    private long tlsHandshakeNs = -1;
+    /** STARTTLS was acknowledged: process() hands the socket to TLS once the reply is out. */
+    private boolean tlsRequested;
+    /** Resumes reading TLS input already buffered (the socket will not report it readable). */
+    private BottomHalf tlsReadBh;
+    /** Drops a client that has not finished the handshake in time (--handshake-limit); null without a limit. */
+    private Timer handshakeTimer;
 
     NbdConnection(NbdServer.Worker worker, int fd, String peer) {
         this.worker = worker;
@@ -104,11 +119,17 @@ final class NbdConnection {
         this.msghdr = arena.allocate(Sockets.MSGHDR_SIZE, 8);
         this.flushBh = ctx.newBottomHalf("nbd-flush", this::flush);
         this.handshake = new Handshake(this, arena);
+        if (worker.handshakeLimitNs > 0) {
+            this.handshakeTimer = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, this::onHandshakeDeadline);
+        }
     }
 
     void start() {
         if (NbdEvents.connection()) {
             recordConnection("open");
+        }
+        if (handshakeTimer != null) {
+            handshakeTimer.modNs(ctx.clockNs(ClockType.REALTIME) + worker.handshakeLimitNs);
         }
         handshake.greet();
         updateHandler();
@@ -147,6 +168,13 @@ final class NbdConnection {
         }
     }
 
+    private void onHandshakeDeadline() {
+        if (!transmission && !closing) {
+            beginClose("handshake not finished within " + worker.handshakeLimitNs / 1_000_000_000.0
+                    + " s (--handshake-limit): dropped", true);
+        }
+    }
+
     boolean verbose() {
         return worker.verbose;
     }
@@ -160,7 +188,7 @@ final class NbdConnection {
             if (writeInProgress != null) {
                 MemorySegment dst = writeInProgress.data;
                 want = writeInProgress.length - writeGot;
-                n = Sockets.recv(fd, dst.asSlice(writeGot, want));
+                n = recvInto(dst.asSlice(writeGot, want));
                 if (n > 0) {
                     writeGot += (int) n;
                     if (writeGot == writeInProgress.length) {
@@ -183,7 +211,7 @@ final class NbdConnection {
                 if (want == 0) {
                     break; // full of input nobody can consume yet
                 }
-                n = Sockets.recv(fd, rbuf.asSlice(rlen, want));
+                n = recvInto(rbuf.asSlice(rlen, want));
                 if (n > 0) {
                     rlen += (int) n;
                     process();
@@ -194,19 +222,57 @@ final class NbdConnection {
                 break;
             }
             if (n < 0) {
-                if (n != -11) { // EAGAIN: drained
+                if (n == TlsSession.EPROTO) {
+                    beginClose(tls.failure(), true);
+                } else if (n != -11) { // EAGAIN: drained
                     beginClose("recv failed: errno " + (-n), true);
                 }
                 break;
             }
-            if (n < want) {
-                break; // the socket is drained: no need to ask again
+            if (n < want && tls == null) {
+                break; // the socket is drained: no need to ask again (TLS may hold more: ask until EAGAIN)
             }
+        }
+        if (tls != null && !closing) {
+            afterTlsRead();
+        }
+    }
+
+    /** Like {@code recv(2)} on the socket, through TLS once it is on. */
+    private long recvInto(MemorySegment dst) {
+        return tls == null ? Sockets.recv(fd, dst) : tls.recv(dst);
+    }
+
+    /** Like {@code send(2)} on the socket, through TLS once it is on (Handshake's option replies). */
+    long sendBytes(MemorySegment src) {
+        return tls == null ? Sockets.send(fd, src) : tls.send(src);
+    }
+
+    /**
+     * After TLS input was read: the handshake may have left records to send (the socket was
+     * full), and input may be buffered that the socket will not report again.
+     */
+    private void afterTlsRead() {
+        if (tlsHandshakeNs < 0 && tls.handshakeDone()) {
+            tlsHandshakeNs = tls.handshakeNs();
+            if (worker.verbose) {
+                LOG.log(System.Logger.Level.INFO, () -> String.format("%s TLS handshake done in %.1f ms (%.1f ms of it in"
+                        + " the engine's delegated tasks, run on the loop)", peer, tlsHandshakeNs / 1e6, tls.taskNs() / 1e6));
+            }
+        }
+        if (tls.hasPendingOutput()) {
+            setWantWrite(true);
+        }
+        if (!readPaused && tls.hasBufferedInput()) {
+            tlsReadBh.schedule();
         }
     }
 
     private void onWritable() {
         flush();
+        if (tls != null && !closing && !readPaused && !tls.hasPendingOutput()) {
+            onReadable(); // a TLS handshake that waited for the socket to take its records goes on
+        }
     }
 
     /** Installs the fd handler that matches what the connection waits for. */
@@ -241,6 +307,10 @@ final class NbdConnection {
                     return;
                 }
                 rpos += used;
+                if (tlsRequested) {
+                    startTls();
+                    return;
+                }
                 continue;
             }
             if (avail < Nbd.REQUEST_SIZE) {
@@ -335,6 +405,9 @@ final class NbdConnection {
             readPaused = false;
             updateHandler();
             process(); // requests already buffered while paused
+            if (tls != null && !readPaused && tls.hasBufferedInput()) {
+                tlsReadBh.schedule(); // plaintext TLS holds is not reported by the socket
+            }
         }
         if (closing) {
             maybeFinishClose();
@@ -578,6 +651,10 @@ final class NbdConnection {
         if (!handshake.flushPending()) {
             return; // handshake bytes still going out: replies wait behind them
         }
+        if (tls != null) {
+            flushTls();
+            return;
+        }
         for (int round = 0; round < MAX_SENDS_PER_FLUSH && sendHead != null && !socketDead; round++) {
             int n = 0;
             long total = 0;
@@ -623,6 +700,42 @@ final class NbdConnection {
         }
     }
 
+    /**
+     * The TLS path of {@link #flush}: reply bytes are copied into records (headers and small
+     * replies share one) and sealed; at most {@link #MAX_TLS_PIECES_PER_FLUSH} pieces per call.
+     */
+    private void flushTls() {
+        for (int i = 0; i < MAX_TLS_PIECES_PER_FLUSH && sendHead != null && !socketDead; i++) {
+            Request r = sendHead;
+            MemorySegment piece = headSent < r.headerLen ? r.header.asSlice(headSent, r.headerLen - headSent)
+                    : r.data.asSlice(headSent - r.headerLen);
+            long n = tls.send(piece);
+            if (n == TlsSession.EAGAIN) {
+                break;
+            }
+            if (n < 0) {
+                beginClose(tls.failure(), true);
+                return;
+            }
+            consume(n);
+        }
+        if (socketDead) {
+            return;
+        }
+        long s = tls.seal();
+        if (s < 0 && s != TlsSession.EAGAIN) {
+            beginClose(tls.failure(), true);
+            return;
+        }
+        setWantWrite(s == TlsSession.EAGAIN);
+        if (s == 0 && sendHead != null) {
+            flushBh.schedule(); // more than one flush's worth: continue in the next iteration
+        }
+        if (closing) {
+            maybeFinishClose();
+        }
+    }
+
     private void setIov(int i, long addr, long len) {
         iov.set(java.lang.foreign.ValueLayout.JAVA_LONG, i * Sockets.IOVEC_SIZE, addr);
         iov.set(java.lang.foreign.ValueLayout.JAVA_LONG, i * Sockets.IOVEC_SIZE + 8, len);
@@ -660,6 +773,10 @@ final class NbdConnection {
     /** The handshake chose the export: requests follow. */
     void enterTransmission() {
         transmission = true;
+        if (handshakeTimer != null) {
+            handshakeTimer.delete();
+            handshakeTimer = null;
+        }
         if (worker.verbose) {
             LOG.log(System.Logger.Level.INFO, () -> peer + " transmission (structured replies " + structured
                     + ", base:allocation " + metaBaseAllocation + ")");
@@ -674,6 +791,52 @@ final class NbdConnection {
     java.lang.foreign.Arena arena() {
         return arena;
     }
+
+    /** TLS credentials when the server requires TLS (--tls-creds), else null. */
+    TlsCredentials tlsCredentials() {
+        return worker.tls;
+    }
+
+    boolean tlsActive() {
+        return tls != null;
+    }
+
+    /** The handshake acknowledged STARTTLS: TLS starts once that reply is out ({@link #process}). */
+    void requestTls() {
+        tlsRequested = true;
+    }
+
+    /**
+     * Hands the socket to TLS. The acknowledgement of STARTTLS must be out in clear text first:
+     * a client that left earlier replies unread so that it cannot be is dropped. Bytes the client
+     * sent after STARTTLS (its ClientHello) are already in the receive buffer: TLS takes them.
+     */
+    private void startTls() {
+        tlsRequested = false;
+        if (!handshake.flushPending()) {
+            beginClose("client asked STARTTLS without reading the replies to its earlier options", true);
+            return;
+        }
+        if (closing) {
+            return;
+        }
+        tls = new TlsSession(worker.tls, fd, arena, rbuf.asSlice(rpos, rlen - rpos));
+        rpos = 0;
+        rlen = 0;
+        tlsReadBh = ctx.newBottomHalf("nbd-tls-read", onRead);
+        tlsReadBh.schedule();
+    }
+
+    /** Seals staged TLS output (Handshake's replies) and waits for writability if the socket is full. */
+    void sealTls() {
+        long s = tls.seal();
+        if (s == TlsSession.EAGAIN) {
+            setWantWrite(true);
+        } else if (s < 0) {
+            beginClose(tls.failure(), true);
+        }
+    }
+
 
     // ---- closing ----
 
@@ -721,7 +884,18 @@ final class NbdConnection {
         if (!socketDead && (!handshake.flushPending() || closed)) {
             return;
         }
+        if (!socketDead && tls != null && tls.seal() == TlsSession.EAGAIN) {
+            setWantWrite(true); // TLS records still owed: flush() comes back here when they are out
+            return;
+        }
         closed = true;
+        if (handshakeTimer != null) {
+            handshakeTimer.delete();
+            handshakeTimer = null;
+        }
+        if (tlsReadBh != null) {
+            tlsReadBh.delete();
+        }
         updateHandler();
         ctx.removeFdHandler(fd);
         try {

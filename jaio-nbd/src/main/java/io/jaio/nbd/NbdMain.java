@@ -160,13 +160,14 @@ public final class NbdMain {
 
     private static int serve(ServeOptions opts, String image, boolean temporary, boolean process)
             throws ServeOptions.UsageException, IOException {
+        TlsCredentials tls = TlsCredentials.fromOptions(opts);
         Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone, opts.shared);
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
             if ("native".equals(opts.aio)) {
                 probeLinuxAio(main);
             }
-            NbdServer server = listen(opts, export, main);
+            NbdServer server = listen(opts, export, main, tls);
             ServeOptions.UsageException pidFailure = opts.pidFile != null ? writePidFile(opts) : null;
             if (pidFailure != null) {
                 server.requestShutdown("start-up failed"); // stops the I/O threads; nobody is connected
@@ -177,7 +178,8 @@ public final class NbdMain {
                 LOG.log(System.Logger.Level.INFO, () -> "serving " + image
                         + (temporary ? " (temporary 1 GiB sparse image, deleted on exit)" : "") + ", " + export.size
                         + " bytes" + (export.readOnly ? ", read-only" : "") + (opts.cacheNone ? ", cache=none" : ", cache=writeback")
-                        + (opts.persistent() ? ", until stopped" : ", until the last client leaves"));
+                        + (opts.persistent() ? ", until stopped" : ", until the last client leaves")
+                        + (tls != null ? "; " + tls.describe : ""));
                 System.out.println("jaio-nbd: connect to " + uri(opts, server));
                 System.out.flush();
             }
@@ -221,12 +223,13 @@ public final class NbdMain {
     }
 
     /** The server, listening; a failure to listen is one sentence naming the address and what was expected. */
-    private static NbdServer listen(ServeOptions opts, Export export, AioContext main) throws ServeOptions.UsageException {
+    private static NbdServer listen(ServeOptions opts, Export export, AioContext main, TlsCredentials tls)
+            throws ServeOptions.UsageException {
         if (opts.socketPath != null) {
             refuseNonSocket(opts);
         }
         try {
-            return new NbdServer(opts, export, main);
+            return new NbdServer(opts, export, main, tls);
         } catch (UnknownHostException e) {
             throw new ServeOptions.UsageException((opts.bindTyped != null ? opts.bindTyped : "-b " + opts.bind)
                     + " (expected an IP address or a host name that resolves)");
@@ -317,14 +320,15 @@ public final class NbdMain {
 
     static String uri(ServeOptions opts, NbdServer server) {
         String name = opts.exportName;
+        String scheme = opts.tlsCredsId != null ? "nbds" : "nbd";
         if (opts.socketPath != null) {
-            return "nbd+unix:///" + name + "?socket=" + opts.socketPath;
+            return scheme + "+unix:///" + name + "?socket=" + opts.socketPath;
         }
         String host = opts.bind.contains(":") ? "[" + opts.bind + "]" : opts.bind;
         try {
-            return "nbd://" + host + ":" + server.port() + "/" + name;
+            return scheme + "://" + host + ":" + server.port() + "/" + name;
         } catch (ErrnoException e) {
-            return "nbd://" + host + ":" + opts.port + "/" + name; // getsockname on our own socket does not fail
+            return scheme + "://" + host + ":" + opts.port + "/" + name; // getsockname on our own socket does not fail
         }
     }
 

@@ -68,12 +68,18 @@ final class NbdServer {
         final Export export;
         final boolean verbose;
         final NbdServer server;
+        /** TLS required with these credentials (--tls-creds), or null: clear text. */
+        final TlsCredentials tls;
+        /** --handshake-limit in nanoseconds; 0: no limit. */
+        final long handshakeLimitNs;
         FileIoEngine engine;
         final List<NbdConnection> connections = new ArrayList<>();
         /** This I/O thread's share of the export's figures (written on it, read from any thread). */
         final NbdStats stats = new NbdStats();
 
-        Worker(NbdServer server, IOThread thread, Export export, boolean verbose) {
+        Worker(NbdServer server, IOThread thread, Export export, boolean verbose, TlsCredentials tls, long handshakeLimitNs) {
+            this.tls = tls;
+            this.handshakeLimitNs = handshakeLimitNs;
             this.server = server;
             this.thread = thread;
             this.ctx = thread.context();
@@ -87,6 +93,13 @@ final class NbdServer {
          * listening socket. Closed connections are not reported to any server.
          */
         Worker(AioContext ctx, Export export, FileIoEngine engine) {
+            this(ctx, export, engine, null, 0);
+        }
+
+        /** The test seam of {@link #Worker(AioContext, Export, FileIoEngine)} with TLS and a handshake limit. */
+        Worker(AioContext ctx, Export export, FileIoEngine engine, TlsCredentials tls, long handshakeLimitNs) {
+            this.tls = tls;
+            this.handshakeLimitNs = handshakeLimitNs;
             this.server = null;
             this.thread = null;
             this.ctx = ctx;
@@ -156,6 +169,12 @@ final class NbdServer {
     }
 
     NbdServer(ServeOptions opts, Export export, AioContext main) throws ErrnoException, java.net.UnknownHostException {
+        this(opts, export, main, null);
+    }
+
+    /** A server that requires TLS with {@code tls} (null: clear text). */
+    NbdServer(ServeOptions opts, Export export, AioContext main, TlsCredentials tls)
+            throws ErrnoException, java.net.UnknownHostException {
         this.opts = opts;
         this.export = export;
         this.main = main;
@@ -163,7 +182,8 @@ final class NbdServer {
                 : Sockets.listenTcp(opts.bind, opts.port, 128);
         for (int i = 0; i < opts.iothreads; i++) {
             AioContext.Builder b = AioContext.builder().name("nbd-io" + i).pollParams(opts.pollMaxNs, 0, 0);
-            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, LOG.isLoggable(System.Logger.Level.INFO)));
+            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, LOG.isLoggable(System.Logger.Level.INFO), tls,
+                    opts.handshakeLimitNs));
         }
         this.drainDeadline = main.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
         this.acceptRetry = main.newTimer(ClockType.REALTIME, TimerScale.NS, this::onAcceptRetry);
