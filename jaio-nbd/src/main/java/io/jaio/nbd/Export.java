@@ -6,25 +6,33 @@ import java.nio.file.Path;
 
 import io.jaio.ErrnoException;
 import io.jaio.Fds;
+import io.jaio.nbd.image.BlockDriver;
+import io.jaio.nbd.image.ImageException;
+import io.jaio.nbd.image.Images;
+import io.jaio.nbd.image.RawImage;
 
 /**
- * The served image: an open fd, its size and the export's flags. Immutable after open; any
- * thread (the fd is shared by every connection's file engine).
+ * The served image: its {@link BlockDriver} (raw: the open fd itself; qcow2: the format's
+ * tables over it), its guest size and the export's flags. Immutable after open; any thread
+ * (the driver is shared by every connection's file engine).
  */
 final class Export {
     final String name;
     final String path;
+    /** The raw image's fd (SEEK_DATA, readahead), or -1 for a format with tables. */
     final int fd;
     final long size;
+    final BlockDriver driver;
     final boolean readOnly;
     final boolean direct;
     final int transmissionFlags;
 
-    private Export(String name, String path, int fd, long size, boolean readOnly, boolean direct) {
+    private Export(String name, String path, BlockDriver driver, boolean readOnly, boolean direct) {
         this.name = name;
         this.path = path;
-        this.fd = fd;
-        this.size = size;
+        this.driver = driver;
+        this.fd = driver.rawFd();
+        this.size = driver.size();
         this.readOnly = readOnly;
         this.direct = direct;
         int f = Nbd.TF_HAS_FLAGS | Nbd.TF_SEND_FLUSH | Nbd.TF_SEND_FUA | Nbd.TF_SEND_DF | Nbd.TF_SEND_CACHE;
@@ -44,6 +52,15 @@ final class Export {
      * image is served as an export of size 0 (every request with a length is out of range).
      */
     static Export open(String name, String path, boolean readOnly, boolean direct) throws ServeOptions.UsageException {
+        return open(name, path, readOnly, direct, "raw");
+    }
+
+    /**
+     * Opens {@code path} as {@code format} ("raw" or "qcow2"; null: probed, qcow2 if it starts
+     * with qcow2's magic). A qcow2 image's header, tables and backing chain are checked here,
+     * and a refusal is one line naming the value and what was expected.
+     */
+    static Export open(String name, String path, boolean readOnly, boolean direct, String format) throws ServeOptions.UsageException {
         Path p = Path.of(path);
         if (!Files.exists(p)) {
             throw new ServeOptions.UsageException("image " + path + " does not exist (expected a raw image file or block device)");
@@ -66,7 +83,21 @@ final class Export {
             throw new ServeOptions.UsageException("cannot size image " + path + ": " + e.getMessage()
                     + " (expected a raw image file or block device)");
         }
-        return new Export(name, path, fd, size, readOnly, direct);
+        String fmt = format != null ? format : Images.looksLikeQcow2(path) ? "qcow2" : "raw";
+        if (fmt.equals("raw")) {
+            return new Export(name, path, new RawImage(fd, size, readOnly), readOnly, direct);
+        }
+        if (direct) {
+            closeQuietly(fd);
+            throw new ServeOptions.UsageException("--cache=none with the qcow2 image " + path
+                    + " (expected --cache=writeback: qcow2 is served through the page cache)");
+        }
+        try {
+            return new Export(name, path, Images.openQcow2(path, fd, size, readOnly), readOnly, direct);
+        } catch (ImageException e) {
+            closeQuietly(fd);
+            throw new ServeOptions.UsageException(e.getMessage());
+        }
     }
 
     /** Why the image cannot be opened, and what would do: one sentence. */
@@ -95,6 +126,6 @@ final class Export {
     }
 
     void close() {
-        closeQuietly(fd);
+        driver.close();
     }
 }

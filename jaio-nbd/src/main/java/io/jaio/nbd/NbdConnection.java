@@ -50,7 +50,9 @@ final class NbdConnection {
     final int fd;
     final Export export;
     final String peer;
-    private final FileIoEngine engine;
+    final FileIoEngine engine;
+    /** The export's format driver: every data operation goes through it (raw: straight to the engine). */
+    final io.jaio.nbd.image.BlockDriver driver;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment rbuf;
     private int rpos;
@@ -88,6 +90,7 @@ final class NbdConnection {
         this.fd = fd;
         this.export = worker.export;
         this.engine = worker.engine;
+        this.driver = export.driver;
         this.peer = peer;
         this.rbuf = arena.allocate(RBUF_SIZE, 4096);
         this.iov = arena.allocate(Sockets.IOVEC_SIZE * MAX_IOV, 8);
@@ -309,7 +312,7 @@ final class NbdConnection {
             replyOk(r);
         } else {
             try {
-                engine.write(export.fd, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
+                driver.write(engine, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }
@@ -330,7 +333,7 @@ final class NbdConnection {
                     replyError(r, Nbd.EINVAL, "flush with offset " + r.offset + " length " + r.length + " (expected 0, 0)");
                 } else {
                     try {
-                        engine.flush(export.fd, r);
+                        driver.flush(engine, r);
                     } catch (RuntimeException e) {
                         engineRefused(r, e);
                     }
@@ -344,7 +347,9 @@ final class NbdConnection {
                 } else if (rangeError(r, Nbd.EINVAL) != 0) {
                     replyError(r, Nbd.EINVAL, "cache past the end");
                 } else {
-                    Fds.adviseWillNeed(export.fd, r.offset, Integer.toUnsignedLong(r.length));
+                    if (export.fd >= 0) {
+                        Fds.adviseWillNeed(export.fd, r.offset, Integer.toUnsignedLong(r.length));
+                    }
                     replyOk(r);
                 }
             }
@@ -374,7 +379,7 @@ final class NbdConnection {
         } else {
             r.data = r.payload(r.length, arena);
             try {
-                engine.read(export.fd, r.offset, r.data, r);
+                driver.read(engine, r.offset, r.data, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }
@@ -397,9 +402,9 @@ final class NbdConnection {
             long len = Integer.toUnsignedLong(r.length);
             try {
                 if (zeroes) {
-                    engine.writeZeroes(export.fd, r.offset, len, (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0, r);
+                    driver.writeZeroes(engine, r.offset, len, (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0, r);
                 } else {
-                    engine.discard(export.fd, r.offset, len, r);
+                    driver.discard(engine, r.offset, len, r);
                 }
             } catch (RuntimeException e) {
                 engineRefused(r, e);
@@ -416,7 +421,7 @@ final class NbdConnection {
         if (result >= 0 && r.flushAfter) {
             r.flushAfter = false;
             try {
-                engine.flush(export.fd, r);
+                driver.flush(engine, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }

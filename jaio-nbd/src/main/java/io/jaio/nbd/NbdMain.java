@@ -33,8 +33,6 @@ import sun.misc.SignalHandler;
 public final class NbdMain {
     static final String VERSION = "jaio-nbd 0.1.0";
     private static final long DEFAULT_IMAGE_SIZE = 1L << 30;
-    /** The first bytes of a qcow2 image (QEMU's docs/interop/qcow2.rst: "QFI\xfb"). */
-    private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
     /** The server run() is serving, for in-process tests that need to stop it; null otherwise. */
     static volatile NbdServer running;
@@ -93,8 +91,6 @@ public final class NbdMain {
             if (image == null) {
                 tempDir = temporaryImageDir();
                 image = tempDir.resolve("disk.img").toString();
-            } else {
-                refuseUnsupportedFormat(image, opts.format);
             }
             return serve(opts, image, tempDir != null, process);
         } catch (ServeOptions.UsageException e) {
@@ -131,30 +127,29 @@ public final class NbdMain {
     }
 
     /**
-     * Refuses an image whose first bytes say qcow2 unless {@code -f raw} is given: serving the
-     * container as a raw disk would hand the client qcow2 metadata as its disk, and qemu-nbd's
-     * probing would have read the qcow2 format instead. A file too short or unreadable here is
-     * left for {@link Export#open} to report.
+     * The format to serve {@code image} as: {@code -f}'s, else probed (qcow2 magic, else raw).
+     * A probed raw image gets qemu-nbd's warning: a guest that writes a qcow2 header into its
+     * block 0 would make the next probe read the file as qcow2.
      */
-    static void refuseUnsupportedFormat(String image, String format) throws ServeOptions.UsageException {
-        if ("raw".equals(format)) {
-            return;
+    static String probeFormat(String image, String format) {
+        if (format != null) {
+            return format;
         }
-        byte[] head;
-        try (InputStream in = Files.newInputStream(Path.of(image))) {
-            head = in.readNBytes(QCOW2_MAGIC.length);
-        } catch (IOException e) {
-            return;
+        if (io.jaio.nbd.image.Images.looksLikeQcow2(image)) {
+            return "qcow2";
         }
-        if (Arrays.equals(head, QCOW2_MAGIC)) {
-            throw new ServeOptions.UsageException("image " + image + " is a qcow2 image, and qcow2 is not supported yet"
-                    + " (expected a raw image; -f raw serves the qcow2 file's bytes as a raw disk)");
+        if (Files.isRegularFile(Path.of(image))) {
+            LOG.log(System.Logger.Level.WARNING, () -> "image format was not specified for '" + image + "' and probing"
+                    + " guessed raw; specify -f raw to say so (a guest that writes a qcow2 header to block 0 would change"
+                    + " what the next probe sees)");
         }
+        return "raw";
     }
 
     private static int serve(ServeOptions opts, String image, boolean temporary, boolean process)
             throws ServeOptions.UsageException, IOException {
-        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone);
+        String format = temporary ? "raw" : probeFormat(image, opts.format);
+        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone, format);
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
             if ("native".equals(opts.aio)) {

@@ -23,7 +23,7 @@ final class ServeOptions {
     /** Clients served at once; 0 means no limit (qemu-nbd's {@code -e 0}). */
     int shared = 1;
     boolean persistent;
-    /** {@code -f}: null when not given (the image is probed), else "raw". */
+    /** {@code -f}: null when not given (the image is probed), else "raw" or "qcow2". */
     String format;
     /** {@code --aio}: "io_uring", "native" (Linux AIO) or "threads"; null = io_uring when available, else threads. */
     String aio;
@@ -192,7 +192,7 @@ final class ServeOptions {
             case "-p", "--port" -> PORT;
             case "-x", "--export-name" -> "an export name";
             case "-e", "--shared" -> SHARED;
-            case "-f", "--format" -> "raw";
+            case "-f", "--format" -> "raw or qcow2";
             case "--aio" -> "io_uring or native or threads";
             case "--cache" -> "writeback or none";
             case "--iothreads" -> IOTHREADS;
@@ -225,13 +225,7 @@ final class ServeOptions {
     }
 
     private static String format(Value v) throws UsageException {
-        if ("raw".equals(v.text)) {
-            return "raw";
-        }
-        if ("qcow2".equals(v.text)) {
-            throw new UsageException(v.typed + ": qcow2 is not supported yet (expected raw)");
-        }
-        throw new UsageException(v.typed + " (expected raw, the only format served so far)");
+        return oneOf(v, "raw", "qcow2");
     }
 
     static final String USAGE = """
