@@ -67,6 +67,7 @@ final class NbdConnection {
     private boolean transmission;
     boolean structured;
     boolean metaBaseAllocation;
+    boolean metaAllocationDepth;
 
     private Request writeInProgress;
     private int writeGot;
