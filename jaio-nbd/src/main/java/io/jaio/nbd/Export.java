@@ -26,6 +26,12 @@ final class Export {
     final boolean readOnly;
     final boolean direct;
     final int transmissionFlags;
+    // The two options below are set once by open(ServeOptions, ...) before the server starts its
+    // I/O threads, whose start publishes them; read-only afterwards.
+    /** {@code --discard=ignore}: TRIM succeeds without touching the image. */
+    boolean discardIgnore;
+    /** {@code --detect-zeroes}: 0 off, 1 on (zero writes become write-zeroes), 2 unmap (and may deallocate). */
+    int detectZeroes;
 
     private Export(String name, String path, BlockDriver driver, boolean readOnly, boolean direct) {
         this.name = name;
@@ -55,6 +61,18 @@ final class Export {
         return open(name, path, readOnly, direct, "raw");
     }
 
+    /** Opens {@code path} as the options say: read-only, cache, format ({@code format}, null: probed), discard, detect-zeroes. */
+    static Export open(ServeOptions opts, String path, String format) throws ServeOptions.UsageException {
+        Export e = open(opts.exportName, path, opts.readOnly, opts.cacheNone, format);
+        e.discardIgnore = "ignore".equals(opts.discard);
+        e.detectZeroes = switch (opts.detectZeroes) {
+            case "on" -> 1;
+            case "unmap" -> 2;
+            default -> 0;
+        };
+        return e;
+    }
+
     /**
      * Opens {@code path} as {@code format} ("raw" or "qcow2"; null: probed, qcow2 if it starts
      * with qcow2's magic). A qcow2 image's header, tables and backing chain are checked here,
@@ -63,10 +81,15 @@ final class Export {
     static Export open(String name, String path, boolean readOnly, boolean direct, String format) throws ServeOptions.UsageException {
         Path p = Path.of(path);
         if (!Files.exists(p)) {
-            throw new ServeOptions.UsageException("image " + path + " does not exist (expected a raw image file or block device)");
+            throw new ServeOptions.UsageException("image " + path + " does not exist (expected a raw or qcow2 image file, or a block device)");
         }
         if (Files.isDirectory(p)) {
-            throw new ServeOptions.UsageException("image " + path + " is a directory (expected a raw image file or block device)");
+            throw new ServeOptions.UsageException("image " + path + " is a directory (expected a raw or qcow2 image file, or a block device)");
+        }
+        String fmt = format != null ? format : Images.looksLikeQcow2(path) ? "qcow2" : "raw";
+        if (direct && fmt.equals("qcow2")) {
+            throw new ServeOptions.UsageException("--cache=none with the qcow2 image " + path
+                    + " (expected --cache=writeback: qcow2 is served through the page cache)");
         }
         int flags = (readOnly ? Fds.O_RDONLY : Fds.O_RDWR) | (direct ? Fds.O_DIRECT : 0);
         int fd;
@@ -81,16 +104,10 @@ final class Export {
         } catch (ErrnoException e) {
             closeQuietly(fd);
             throw new ServeOptions.UsageException("cannot size image " + path + ": " + e.getMessage()
-                    + " (expected a raw image file or block device)");
+                    + " (expected a raw or qcow2 image file, or a block device)");
         }
-        String fmt = format != null ? format : Images.looksLikeQcow2(path) ? "qcow2" : "raw";
         if (fmt.equals("raw")) {
             return new Export(name, path, new RawImage(fd, size, readOnly), readOnly, direct);
-        }
-        if (direct) {
-            closeQuietly(fd);
-            throw new ServeOptions.UsageException("--cache=none with the qcow2 image " + path
-                    + " (expected --cache=writeback: qcow2 is served through the page cache)");
         }
         try {
             return new Export(name, path, Images.openQcow2(path, fd, size, readOnly), readOnly, direct);

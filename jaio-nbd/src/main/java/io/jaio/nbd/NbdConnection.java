@@ -313,11 +313,33 @@ final class NbdConnection {
             replyOk(r);
         } else {
             try {
+                if (export.detectZeroes != 0 && isAllZero(r.data)) { // --detect-zeroes: served as write-zeroes
+                    r.flushAfter = (r.flags & Nbd.CMD_FLAG_FUA) != 0;
+                    driver.writeZeroes(engine, r.offset, Integer.toUnsignedLong(r.length), export.detectZeroes == 2, r);
+                    return;
+                }
                 driver.write(engine, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }
         }
+    }
+
+    /** Whether {@code data} holds only zero bytes (--detect-zeroes). */
+    private static boolean isAllZero(MemorySegment data) {
+        long n = data.byteSize();
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            if (data.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) {
+                return false;
+            }
+        }
+        for (; i < n; i++) {
+            if (data.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The engine threw instead of starting the operation: the client still gets an answer. */
@@ -396,7 +418,7 @@ final class NbdConnection {
         } else if (rangeError(r, Nbd.ENOSPC) != 0) {
             replyError(r, zeroes ? Nbd.ENOSPC : Nbd.EINVAL, "range " + r.offset + "+" + Integer.toUnsignedString(r.length)
                     + " past the end (" + export.size + ")");
-        } else if (r.length == 0) {
+        } else if (r.length == 0 || (!zeroes && export.discardIgnore)) {
             replyOk(r);
         } else {
             r.flushAfter = (r.flags & Nbd.CMD_FLAG_FUA) != 0;

@@ -128,8 +128,9 @@ public final class NbdMain {
 
     /**
      * The format to serve {@code image} as: {@code -f}'s, else probed (qcow2 magic, else raw).
-     * A probed raw image gets qemu-nbd's warning: a guest that writes a qcow2 header into its
-     * block 0 would make the next probe read the file as qcow2.
+     * A probed raw image gets qemu-nbd's warning, at INFO (shown with {@code -v}) so that the
+     * plain {@code jaio nbd serve disk.img} keeps printing its two lines: a guest that writes a
+     * qcow2 header into its block 0 would make the next probe read the file as qcow2.
      */
     static String probeFormat(String image, String format) {
         if (format != null) {
@@ -139,7 +140,7 @@ public final class NbdMain {
             return "qcow2";
         }
         if (Files.isRegularFile(Path.of(image))) {
-            LOG.log(System.Logger.Level.WARNING, () -> "image format was not specified for '" + image + "' and probing"
+            LOG.log(System.Logger.Level.INFO, () -> "warning: image format was not specified for '" + image + "' and probing"
                     + " guessed raw; specify -f raw to say so (a guest that writes a qcow2 header to block 0 would change"
                     + " what the next probe sees)");
         }
@@ -149,7 +150,17 @@ public final class NbdMain {
     private static int serve(ServeOptions opts, String image, boolean temporary, boolean process)
             throws ServeOptions.UsageException, IOException {
         String format = temporary ? "raw" : probeFormat(image, opts.format);
-        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone, format);
+        Path overlayDir = opts.snapshot ? snapshotOverlay(opts, image, format) : null;
+        Export export;
+        try {
+            export = overlayDir != null ? Export.open(opts, overlayDir.resolve("overlay.qcow2").toString(), "qcow2")
+                    : Export.open(opts, image, format);
+        } catch (ServeOptions.UsageException | RuntimeException e) {
+            if (overlayDir != null) {
+                deleteTree(overlayDir);
+            }
+            throw e;
+        }
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
             if ("native".equals(opts.aio)) {
@@ -164,7 +175,8 @@ public final class NbdMain {
                     installSignalHandlers(server);
                 }
                 LOG.log(System.Logger.Level.INFO, () -> "serving " + image
-                        + (temporary ? " (temporary 1 GiB sparse image, deleted on exit)" : "") + ", " + export.size
+                        + (temporary ? " (temporary 1 GiB sparse image, deleted on exit)" : "")
+                        + " as " + (overlayDir != null ? "qcow2 overlay (--snapshot, deleted on exit) over " + format : export.driver.format()) + ", " + export.size
                         + " bytes" + (export.readOnly ? ", read-only" : "") + (opts.cacheNone ? ", cache=none" : ", cache=writeback")
                         + (opts.persistent() ? ", until stopped" : ", until the last client leaves"));
                 System.out.println("jaio-nbd: connect to " + uri(opts, server));
@@ -192,6 +204,32 @@ public final class NbdMain {
             return status;
         } finally {
             export.close();
+            if (overlayDir != null) {
+                deleteTree(overlayDir);
+            }
+        }
+    }
+
+    /**
+     * {@code --snapshot}: a temporary directory holding overlay.qcow2, an empty qcow2 image over
+     * {@code image} (its absolute path and format), of the image's guest size.
+     */
+    private static Path snapshotOverlay(ServeOptions opts, String image, String format) throws ServeOptions.UsageException {
+        Export probe = Export.open(opts.exportName, image, true, false, format);
+        long size = probe.size;
+        probe.close();
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("jaio-nbd-snapshot-");
+            io.jaio.nbd.image.Qcow2Create.create(dir.resolve("overlay.qcow2"), size, Path.of(image).toAbsolutePath().toString(),
+                    format);
+            return dir;
+        } catch (IOException e) {
+            if (dir != null) {
+                deleteTree(dir);
+            }
+            throw new ServeOptions.UsageException("--snapshot: cannot make the temporary overlay in "
+                    + System.getProperty("java.io.tmpdir") + ": " + describe(e) + " (expected a writable temporary directory)");
         }
     }
 

@@ -64,6 +64,9 @@ public interface BlockDriver {
     /** Reads as {@link #read} does, waited for. Inside a coroutine. */
     long coRead(FileIoEngine engine, long offset, MemorySegment buf);
 
+    /** fdatasync of the image file, blocking: at exit, after the last request. Returns 0 or {@code -errno}. */
+    int syncNow();
+
     /** Closes the file (and the backing chain). Once, after the last request. */
     void close();
 }

@@ -337,6 +337,11 @@ public final class Qcow2Image implements BlockDriver {
     }
 
     @Override
+    public int syncNow() {
+        return io.jaio.Fds.fdatasync(fd);
+    }
+
+    @Override
     public void close() {
         try {
             io.jaio.Fds.close(fd);

@@ -119,6 +119,11 @@ public final class RawImage implements BlockDriver {
     }
 
     @Override
+    public int syncNow() {
+        return io.jaio.Fds.fdatasync(fd);
+    }
+
+    @Override
     public void close() {
         try {
             Fds.close(fd);
