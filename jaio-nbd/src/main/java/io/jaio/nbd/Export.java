@@ -6,25 +6,39 @@ import java.nio.file.Path;
 
 import io.jaio.ErrnoException;
 import io.jaio.Fds;
+import io.jaio.nbd.image.BlockDriver;
+import io.jaio.nbd.image.ImageException;
+import io.jaio.nbd.image.Images;
+import io.jaio.nbd.image.RawImage;
 
 /**
- * The served image: an open fd, its size and the export's flags. Immutable after open; any
- * thread (the fd is shared by every connection's file engine).
+ * The served image: its {@link BlockDriver} (raw: the open fd itself; qcow2: the format's
+ * tables over it), its guest size and the export's flags. Immutable after open; any thread
+ * (the driver is shared by every connection's file engine).
  */
 final class Export {
     final String name;
     final String path;
+    /** The raw image's fd (SEEK_DATA, readahead), or -1 for a format with tables. */
     final int fd;
     final long size;
+    final BlockDriver driver;
     final boolean readOnly;
     final boolean direct;
     final int transmissionFlags;
+    // The two options below are set once by open(ServeOptions, ...) before the server starts its
+    // I/O threads, whose start publishes them; read-only afterwards.
+    /** {@code --discard=ignore}: TRIM succeeds without touching the image. */
+    boolean discardIgnore;
+    /** {@code --detect-zeroes}: 0 off, 1 on (zero writes become write-zeroes), 2 unmap (and may deallocate). */
+    int detectZeroes;
 
-    private Export(String name, String path, int fd, long size, boolean readOnly, boolean direct, boolean multiConn) {
+    private Export(String name, String path, BlockDriver driver, boolean readOnly, boolean direct, boolean multiConn) {
         this.name = name;
         this.path = path;
-        this.fd = fd;
-        this.size = size;
+        this.driver = driver;
+        this.fd = driver.rawFd();
+        this.size = driver.size();
         this.readOnly = readOnly;
         this.direct = direct;
         int f = Nbd.TF_HAS_FLAGS | Nbd.TF_SEND_FLUSH | Nbd.TF_SEND_FUA | Nbd.TF_SEND_DF | Nbd.TF_SEND_CACHE;
@@ -49,26 +63,47 @@ final class Export {
      * image is served as an export of size 0 (every request with a length is out of range).
      */
     static Export open(String name, String path, boolean readOnly, boolean direct) throws ServeOptions.UsageException {
-        return open(name, path, readOnly, direct, true);
+        return open(name, path, readOnly, direct, "raw");
+    }
+
+    /** Opens {@code path} as the options say: read-only, cache, format ({@code format}, null: probed), discard, detect-zeroes. */
+    static Export open(ServeOptions opts, String path, String format) throws ServeOptions.UsageException {
+        Export e = open(opts.exportName, path, opts.readOnly, opts.cacheNone, format, opts.shared != 1);
+        e.discardIgnore = "ignore".equals(opts.discard);
+        e.detectZeroes = switch (opts.detectZeroes) {
+            case "on" -> 1;
+            case "unmap" -> 2;
+            default -> 0;
+        };
+        return e;
     }
 
     /**
-     * Opens {@code path} for a server that admits {@code maxClients} clients at once (0 = no
-     * limit): multi-conn is advertised only when that is more than one.
+     * Opens {@code path} as {@code format} ("raw" or "qcow2"; null: probed, qcow2 if it starts
+     * with qcow2's magic). A qcow2 image's header, tables and backing chain are checked here,
+     * and a refusal is one line naming the value and what was expected.
      */
-    static Export open(String name, String path, boolean readOnly, boolean direct, int maxClients)
-            throws ServeOptions.UsageException {
-        return open(name, path, readOnly, direct, maxClients != 1);
+    static Export open(String name, String path, boolean readOnly, boolean direct, String format) throws ServeOptions.UsageException {
+        return open(name, path, readOnly, direct, format, true);
     }
 
-    private static Export open(String name, String path, boolean readOnly, boolean direct, boolean multiConn)
+    /**
+     * As {@link #open(String, String, boolean, boolean, String)}; {@code multiConn}: advertise
+     * multi-conn, which a server should only do when it admits more than one client at once.
+     */
+    static Export open(String name, String path, boolean readOnly, boolean direct, String format, boolean multiConn)
             throws ServeOptions.UsageException {
         Path p = Path.of(path);
         if (!Files.exists(p)) {
-            throw new ServeOptions.UsageException("image " + path + " does not exist (expected a raw image file or block device)");
+            throw new ServeOptions.UsageException("image " + path + " does not exist (expected a raw or qcow2 image file, or a block device)");
         }
         if (Files.isDirectory(p)) {
-            throw new ServeOptions.UsageException("image " + path + " is a directory (expected a raw image file or block device)");
+            throw new ServeOptions.UsageException("image " + path + " is a directory (expected a raw or qcow2 image file, or a block device)");
+        }
+        String fmt = format != null ? format : Images.looksLikeQcow2(path) ? "qcow2" : "raw";
+        if (direct && fmt.equals("qcow2")) {
+            throw new ServeOptions.UsageException("--cache=none with the qcow2 image " + path
+                    + " (expected --cache=writeback: qcow2 is served through the page cache)");
         }
         int flags = (readOnly ? Fds.O_RDONLY : Fds.O_RDWR) | (direct ? Fds.O_DIRECT : 0);
         int fd;
@@ -83,9 +118,17 @@ final class Export {
         } catch (ErrnoException e) {
             closeQuietly(fd);
             throw new ServeOptions.UsageException("cannot size image " + path + ": " + e.getMessage()
-                    + " (expected a raw image file or block device)");
+                    + " (expected a raw or qcow2 image file, or a block device)");
         }
-        return new Export(name, path, fd, size, readOnly, direct, multiConn);
+        if (fmt.equals("raw")) {
+            return new Export(name, path, new RawImage(fd, size, readOnly), readOnly, direct, multiConn);
+        }
+        try {
+            return new Export(name, path, Images.openQcow2(path, fd, size, readOnly), readOnly, direct, multiConn);
+        } catch (ImageException e) {
+            closeQuietly(fd);
+            throw new ServeOptions.UsageException(e.getMessage());
+        }
     }
 
     /** Why the image cannot be opened, and what would do: one sentence. */
@@ -114,6 +157,6 @@ final class Export {
     }
 
     void close() {
-        closeQuietly(fd);
+        driver.close();
     }
 }

@@ -242,6 +242,7 @@ final class Handshake {
         q += 4;
         int end = p + len;
         boolean match = !set && nQueries == 0; // LIST with no query lists everything
+        boolean depth = match;
         for (long i = 0; i < nQueries; i++) {
             if (end - q < 4) {
                 error(option, Nbd.REP_ERR_INVALID, "meta context query " + i + " truncated");
@@ -255,6 +256,7 @@ final class Handshake {
             String query = string(buf, q + 4, (int) qLen);
             q += 4 + (int) qLen;
             match |= query.equals(Nbd.META_BASE_ALLOCATION) || (!set && query.equals("base:"));
+            depth |= query.equals(Nbd.META_ALLOCATION_DEPTH) || (!set && query.equals("qemu:"));
         }
         if (q != end) {
             error(option, Nbd.REP_ERR_INVALID, "meta context option has " + (end - q) + " trailing bytes");
@@ -266,11 +268,18 @@ final class Handshake {
         }
         if (set) {
             c.metaBaseAllocation = match;
+            c.metaAllocationDepth = depth;
         }
         if (match) {
             byte[] ctx = Nbd.META_BASE_ALLOCATION.getBytes(StandardCharsets.US_ASCII);
             reply(option, Nbd.REP_META_CONTEXT, 4 + ctx.length);
             putInt(Nbd.META_ID_BASE_ALLOCATION);
+            putBytes(ctx);
+        }
+        if (depth) {
+            byte[] ctx = Nbd.META_ALLOCATION_DEPTH.getBytes(StandardCharsets.US_ASCII);
+            reply(option, Nbd.REP_META_CONTEXT, 4 + ctx.length);
+            putInt(Nbd.META_ID_ALLOCATION_DEPTH);
             putBytes(ctx);
         }
         reply(option, Nbd.REP_ACK, 0);

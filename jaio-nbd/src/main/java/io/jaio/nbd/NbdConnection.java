@@ -60,7 +60,9 @@ final class NbdConnection {
     final int fd;
     final Export export;
     final String peer;
-    private final FileIoEngine engine;
+    final FileIoEngine engine;
+    /** The export's format driver: every data operation goes through it (raw: straight to the engine). */
+    final io.jaio.nbd.image.BlockDriver driver;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment rbuf;
     private int rpos;
@@ -80,6 +82,7 @@ final class NbdConnection {
     private boolean transmission;
     boolean structured;
     boolean metaBaseAllocation;
+    boolean metaAllocationDepth;
 
     private Request writeInProgress;
     private int writeGot;
@@ -113,6 +116,7 @@ final class NbdConnection {
         this.fd = fd;
         this.export = worker.export;
         this.engine = worker.engine;
+        this.driver = export.driver;
         this.peer = peer;
         this.rbuf = arena.allocate(RBUF_SIZE, 4096);
         this.iov = arena.allocate(Sockets.IOVEC_SIZE * MAX_IOV, 8);
@@ -452,11 +456,33 @@ final class NbdConnection {
             replyOk(r);
         } else {
             try {
-                engine.write(export.fd, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
+                if (export.detectZeroes != 0 && isAllZero(r.data)) { // --detect-zeroes: served as write-zeroes
+                    r.flushAfter = (r.flags & Nbd.CMD_FLAG_FUA) != 0;
+                    driver.writeZeroes(engine, r.offset, Integer.toUnsignedLong(r.length), export.detectZeroes == 2, r);
+                    return;
+                }
+                driver.write(engine, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }
         }
+    }
+
+    /** Whether {@code data} holds only zero bytes (--detect-zeroes). */
+    private static boolean isAllZero(MemorySegment data) {
+        long n = data.byteSize();
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            if (data.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) {
+                return false;
+            }
+        }
+        for (; i < n; i++) {
+            if (data.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The engine threw instead of starting the operation: the client still gets an answer. */
@@ -473,7 +499,7 @@ final class NbdConnection {
                     replyError(r, Nbd.EINVAL, "flush with offset " + r.offset + " length " + r.length + " (expected 0, 0)");
                 } else {
                     try {
-                        engine.flush(export.fd, r);
+                        driver.flush(engine, r);
                     } catch (RuntimeException e) {
                         engineRefused(r, e);
                     }
@@ -487,7 +513,9 @@ final class NbdConnection {
                 } else if (rangeError(r, Nbd.EINVAL) != 0) {
                     replyError(r, Nbd.EINVAL, "cache past the end");
                 } else {
-                    Fds.adviseWillNeed(export.fd, r.offset, Integer.toUnsignedLong(r.length));
+                    if (export.fd >= 0) {
+                        Fds.adviseWillNeed(export.fd, r.offset, Integer.toUnsignedLong(r.length));
+                    }
                     replyOk(r);
                 }
             }
@@ -517,7 +545,7 @@ final class NbdConnection {
         } else {
             r.data = r.payload(r.length, arena);
             try {
-                engine.read(export.fd, r.offset, r.data, r);
+                driver.read(engine, r.offset, r.data, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }
@@ -533,16 +561,16 @@ final class NbdConnection {
         } else if (rangeError(r, Nbd.ENOSPC) != 0) {
             replyError(r, zeroes ? Nbd.ENOSPC : Nbd.EINVAL, "range " + r.offset + "+" + Integer.toUnsignedString(r.length)
                     + " past the end (" + export.size + ")");
-        } else if (r.length == 0) {
+        } else if (r.length == 0 || (!zeroes && export.discardIgnore)) {
             replyOk(r);
         } else {
             r.flushAfter = (r.flags & Nbd.CMD_FLAG_FUA) != 0;
             long len = Integer.toUnsignedLong(r.length);
             try {
                 if (zeroes) {
-                    engine.writeZeroes(export.fd, r.offset, len, (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0, r);
+                    driver.writeZeroes(engine, r.offset, len, (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0, r);
                 } else {
-                    engine.discard(export.fd, r.offset, len, r);
+                    driver.discard(engine, r.offset, len, r);
                 }
             } catch (RuntimeException e) {
                 engineRefused(r, e);
@@ -559,7 +587,7 @@ final class NbdConnection {
         if (result >= 0 && r.flushAfter) {
             r.flushAfter = false;
             try {
-                engine.flush(export.fd, r);
+                driver.flush(engine, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }

@@ -33,8 +33,6 @@ import sun.misc.SignalHandler;
 public final class NbdMain {
     static final String VERSION = "jaio-nbd 0.1.0";
     private static final long DEFAULT_IMAGE_SIZE = 1L << 30;
-    /** The first bytes of a qcow2 image (QEMU's docs/interop/qcow2.rst: "QFI\xfb"). */
-    private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
     /** The server run() is serving, for in-process tests that need to stop it; null otherwise. */
     static volatile NbdServer running;
@@ -99,8 +97,6 @@ public final class NbdMain {
             if (image == null) {
                 tempDir = temporaryImageDir();
                 image = tempDir.resolve("disk.img").toString();
-            } else {
-                refuseUnsupportedFormat(image, opts.format);
             }
             return serve(opts, image, tempDir != null, process);
         } catch (ServeOptions.UsageException e) {
@@ -137,31 +133,41 @@ public final class NbdMain {
     }
 
     /**
-     * Refuses an image whose first bytes say qcow2 unless {@code -f raw} is given: serving the
-     * container as a raw disk would hand the client qcow2 metadata as its disk, and qemu-nbd's
-     * probing would have read the qcow2 format instead. A file too short or unreadable here is
-     * left for {@link Export#open} to report.
+     * The format to serve {@code image} as: {@code -f}'s, else probed (qcow2 magic, else raw).
+     * A probed raw image gets qemu-nbd's warning, at INFO (shown with {@code -v}) so that the
+     * plain {@code jaio nbd serve disk.img} keeps printing its two lines: a guest that writes a
+     * qcow2 header into its block 0 would make the next probe read the file as qcow2.
      */
-    static void refuseUnsupportedFormat(String image, String format) throws ServeOptions.UsageException {
-        if ("raw".equals(format)) {
-            return;
+    static String probeFormat(String image, String format) {
+        if (format != null) {
+            return format;
         }
-        byte[] head;
-        try (InputStream in = Files.newInputStream(Path.of(image))) {
-            head = in.readNBytes(QCOW2_MAGIC.length);
-        } catch (IOException e) {
-            return;
+        if (io.jaio.nbd.image.Images.looksLikeQcow2(image)) {
+            return "qcow2";
         }
-        if (Arrays.equals(head, QCOW2_MAGIC)) {
-            throw new ServeOptions.UsageException("image " + image + " is a qcow2 image, and qcow2 is not supported yet"
-                    + " (expected a raw image; -f raw serves the qcow2 file's bytes as a raw disk)");
+        if (Files.isRegularFile(Path.of(image))) {
+            LOG.log(System.Logger.Level.INFO, () -> "warning: image format was not specified for '" + image + "' and probing"
+                    + " guessed raw; specify -f raw to say so (a guest that writes a qcow2 header to block 0 would change"
+                    + " what the next probe sees)");
         }
+        return "raw";
     }
 
     private static int serve(ServeOptions opts, String image, boolean temporary, boolean process)
             throws ServeOptions.UsageException, IOException {
         TlsCredentials tls = TlsCredentials.fromOptions(opts);
-        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone, opts.shared);
+        String format = temporary ? "raw" : probeFormat(image, opts.format);
+        Path overlayDir = opts.snapshot ? snapshotOverlay(opts, image, format) : null;
+        Export export;
+        try {
+            export = overlayDir != null ? Export.open(opts, overlayDir.resolve("overlay.qcow2").toString(), "qcow2")
+                    : Export.open(opts, image, format);
+        } catch (ServeOptions.UsageException | RuntimeException e) {
+            if (overlayDir != null) {
+                deleteTree(overlayDir);
+            }
+            throw e;
+        }
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
             if ("native".equals(opts.aio)) {
@@ -176,7 +182,8 @@ public final class NbdMain {
                     installSignalHandlers(server);
                 }
                 LOG.log(System.Logger.Level.INFO, () -> "serving " + image
-                        + (temporary ? " (temporary 1 GiB sparse image, deleted on exit)" : "") + ", " + export.size
+                        + (temporary ? " (temporary 1 GiB sparse image, deleted on exit)" : "")
+                        + " as " + (overlayDir != null ? "qcow2 overlay (--snapshot, deleted on exit) over " + format : export.driver.format()) + ", " + export.size
                         + " bytes" + (export.readOnly ? ", read-only" : "") + (opts.cacheNone ? ", cache=none" : ", cache=writeback")
                         + (opts.persistent() ? ", until stopped" : ", until the last client leaves")
                         + (tls != null ? "; " + tls.describe : ""));
@@ -205,6 +212,32 @@ public final class NbdMain {
             return status;
         } finally {
             export.close();
+            if (overlayDir != null) {
+                deleteTree(overlayDir);
+            }
+        }
+    }
+
+    /**
+     * {@code --snapshot}: a temporary directory holding overlay.qcow2, an empty qcow2 image over
+     * {@code image} (its absolute path and format), of the image's guest size.
+     */
+    private static Path snapshotOverlay(ServeOptions opts, String image, String format) throws ServeOptions.UsageException {
+        Export probe = Export.open(opts.exportName, image, true, false, format);
+        long size = probe.size;
+        probe.close();
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("jaio-nbd-snapshot-");
+            io.jaio.nbd.image.Qcow2Create.create(dir.resolve("overlay.qcow2"), size, Path.of(image).toAbsolutePath().toString(),
+                    format);
+            return dir;
+        } catch (IOException e) {
+            if (dir != null) {
+                deleteTree(dir);
+            }
+            throw new ServeOptions.UsageException("--snapshot: cannot make the temporary overlay in "
+                    + System.getProperty("java.io.tmpdir") + ": " + describe(e) + " (expected a writable temporary directory)");
         }
     }
 

@@ -371,7 +371,7 @@ final class NbdServer {
                 status = 1;
             }
         }
-        if (!export.readOnly && Fds.fdatasync(export.fd) < 0) {
+        if (!export.readOnly && export.driver.syncNow() < 0) {
             LOG.log(System.Logger.Level.WARNING, "final fdatasync of " + export.path + " failed");
             status = 1;
         }

@@ -23,11 +23,17 @@ final class ServeOptions {
     /** Clients served at once; 0 means no limit (qemu-nbd's {@code -e 0}). */
     int shared = 1;
     boolean persistent;
-    /** {@code -f}: null when not given (the image is probed), else "raw". */
+    /** {@code -f}: null when not given (the image is probed), else "raw" or "qcow2". */
     String format;
     /** {@code --aio}: "io_uring", "native" (Linux AIO) or "threads"; null = io_uring when available, else threads. */
     String aio;
     boolean cacheNone;
+    /** {@code --discard}: "unmap" (TRIM deallocates; jaio-nbd's behaviour before the option) or "ignore" (qemu-nbd's default). */
+    String discard = "unmap";
+    /** {@code --detect-zeroes}: "off", "on" (a write of zeroes becomes write-zeroes) or "unmap" (and may deallocate). */
+    String detectZeroes = "off";
+    /** {@code -s}: writes go to a temporary qcow2 overlay, deleted on exit; the image is opened read-only. */
+    boolean snapshot;
     int iothreads = 1;
     long pollMaxNs = 0;
     /** --stats: seconds between summary lines on stderr (0: none). */
@@ -140,6 +146,9 @@ final class ServeOptions {
                 case "-f", "--format" -> o.format = format(v);
                 case "--aio" -> o.aio = oneOf(v, "io_uring", "native", "threads");
                 case "--cache" -> o.cacheNone = "none".equals(oneOf(v, "writeback", "none"));
+                case "--discard" -> o.discard = oneOf(v, "ignore", "unmap");
+                case "--detect-zeroes" -> o.detectZeroes = oneOf(v, "off", "on", "unmap");
+                case "-s", "--snapshot" -> o.snapshot = true;
                 case "--iothreads" -> o.iothreads = (int) number(v, 1, 64, IOTHREADS);
                 case "--poll-max-ns" -> o.pollMaxNs = number(v, 0, 1_000_000_000, POLL);
                 case "--stats" -> o.statsSeconds = (int) number(v, 1, 3600, STATS);
@@ -198,6 +207,16 @@ final class ServeOptions {
         }
         if ("native".equals(aio) && !cacheNone) {
             throw new UsageException("--aio=native needs --cache=none (O_DIRECT): Linux AIO blocks on buffered files");
+        }
+        if ("unmap".equals(detectZeroes) && !"unmap".equals(discard)) {
+            throw new UsageException("--detect-zeroes=unmap with --discard=" + discard
+                    + " (expected --discard=unmap, as qemu-nbd requires, or --detect-zeroes=on)");
+        }
+        if (snapshot && readOnly) {
+            throw new UsageException("--snapshot with -r (expected one of them: -s already leaves the image untouched)");
+        }
+        if (snapshot && image == null) {
+            throw new UsageException("--snapshot without IMAGE (expected an image to put the temporary overlay over)");
         }
         if (pidFile != null && pidFile.isEmpty()) {
             throw new UsageException(pidFileTyped + " (expected the path of a file to write)");
@@ -339,7 +358,7 @@ final class ServeOptions {
         return switch (name) {
             case "-k", "--socket", "-b", "--bind", "-p", "--port", "-x", "--export-name", "-e", "--shared", "-f", "--format",
                     "--aio", "--cache", "--iothreads", "--poll-max-ns", "--stats", "--pid-file", "--handshake-limit",
-                    "--object", "--tls-creds", "--tls-authz" -> true;
+                    "--object", "--tls-creds", "--tls-authz", "--discard", "--detect-zeroes" -> true;
             default -> false;
         };
     }
@@ -352,9 +371,11 @@ final class ServeOptions {
             case "-p", "--port" -> PORT;
             case "-x", "--export-name" -> "an export name";
             case "-e", "--shared" -> SHARED;
-            case "-f", "--format" -> "raw";
+            case "-f", "--format" -> "raw or qcow2";
             case "--aio" -> "io_uring or native or threads";
             case "--cache" -> "writeback or none";
+            case "--discard" -> "ignore or unmap";
+            case "--detect-zeroes" -> "off or on or unmap";
             case "--iothreads" -> IOTHREADS;
             case "--poll-max-ns" -> POLL;
             case "--stats" -> STATS;
@@ -390,18 +411,12 @@ final class ServeOptions {
     }
 
     private static String format(Value v) throws UsageException {
-        if ("raw".equals(v.text)) {
-            return "raw";
-        }
-        if ("qcow2".equals(v.text)) {
-            throw new UsageException(v.typed + ": qcow2 is not supported yet (expected raw)");
-        }
-        throw new UsageException(v.typed + " (expected raw, the only format served so far)");
+        return oneOf(v, "raw", "qcow2");
     }
 
     static final String USAGE = """
             Usage: jaio nbd serve [OPTIONS] [IMAGE]
-            Serve a raw disk image (a regular file or a block device) over the NBD protocol.
+            Serve a disk image (raw or qcow2; a regular file or a block device) over the NBD protocol.
             Without IMAGE, a sparse 1 GiB image is made in a temporary directory, served until
             SIGINT/SIGTERM (as with -t) and deleted on exit.
 
@@ -410,14 +425,19 @@ final class ServeOptions {
               -p, --port=N           TCP port (default 10809; 0 picks a free one)
               -x, --export-name=NAME export name (default "")
               -r, --read-only        refuse writes
-              -f, --format=FORMAT    raw: serve IMAGE's bytes as they are, even when they look like a
-                                     qcow2 image (which is refused without -f; qcow2 is not supported yet)
+              -f, --format=FORMAT    raw or qcow2; without -f the format is probed: qcow2 if IMAGE starts
+                                     with qcow2's magic, else raw (with a warning, as qemu-nbd gives)
+              -s, --snapshot         serve a temporary qcow2 overlay over IMAGE: writes go to the overlay,
+                                     IMAGE is opened read-only and untouched; the overlay is deleted on exit
+                  --discard=MODE     unmap (default: TRIM deallocates) or ignore (TRIM does nothing)
+                  --detect-zeroes=M  off (default), on (a write of zeroes is served as write-zeroes) or
+                                     unmap (also deallocates; needs --discard=unmap)
               -e, --shared=N         serve up to N clients at once (default 1; 0: no limit)
               -t, --persistent       keep serving after the last client disconnects (the default
                                      without IMAGE); with IMAGE and no -t, exit when it does
                   --aio=MODE         io_uring (default when the kernel allows it), native (Linux
                                      AIO; needs --cache=none) or threads
-                  --cache=MODE       writeback (default) or none (O_DIRECT)
+                  --cache=MODE       writeback (default) or none (O_DIRECT; raw images only)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
                   --poll-max-ns=NS   adaptive busy polling of the I/O threads (default 0: off)
                   --stats=N          every N seconds, log one line to stderr: requests/s, MiB/s,

@@ -186,7 +186,7 @@ final class NbdTestSupport {
         private static void serve(ServeOptions opts, Path image, CompletableFuture<Server> started,
                 CompletableFuture<Integer> status) {
             try {
-                Export export = Export.open(opts.exportName, image.toString(), opts.readOnly, opts.cacheNone, opts.shared);
+                Export export = Export.open(opts, image.toString(), NbdMain.probeFormat(image.toString(), opts.format));
                 try (AioContext main = AioContext.builder().name("nbd-main").build()) {
                     main.makeCurrent();
                     NbdServer s = new NbdServer(opts, export, main, TlsCredentials.fromOptions(opts));
