@@ -156,12 +156,24 @@ final class NbdServer {
     }
 
     /**
+     * Test hook, package-private: when set, every worker's file engine is made by this function (on
+     * the worker's home thread) instead of from --aio, so that a test can put an engine that
+     * simulates power loss under a real server. Set before the server accepts its first client;
+     * volatile so that the IOThreads see it.
+     */
+    static volatile java.util.function.Function<AioContext, FileIoEngine> testEngineFactory;
+
+    /**
      * The file engine of --aio's value on {@code ctx} (its home thread): "native" is Linux AIO,
      * "threads" the thread pool, "io_uring" or null io_uring where the context has it.
      *
      * @throws ErrnoException when Linux AIO is refused (io_setup)
      */
     static FileIoEngine engineFor(AioContext ctx, String aio) throws ErrnoException {
+        java.util.function.Function<AioContext, FileIoEngine> testEngine = testEngineFactory;
+        if (testEngine != null) {
+            return testEngine.apply(ctx);
+        }
         if ("native".equals(aio)) {
             return FileIoEngines.linuxAio(ctx);
         }
