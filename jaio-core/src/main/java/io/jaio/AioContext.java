@@ -619,6 +619,8 @@ public final class AioContext implements AutoCloseable {
      * A snapshot of this context's counters and gauges; {@link AioStats} says what a reader on
      * another thread may see (each figure monotonic, not a consistent cut). Any thread; cheap:
      * no lock of the loop's, a few loads, the timer lists' and the pool's locks for their sizes.
+     *
+     * @return a new immutable snapshot, taken now
      */
     public AioStats stats() {
         return io.jaio.internal.loop.ContextStats.snapshot(name, callbacks, wakeup, pollSet, table, core, timers);

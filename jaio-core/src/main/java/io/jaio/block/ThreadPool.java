@@ -271,7 +271,11 @@ public final class ThreadPool {
         }
     }
 
-    /** Requests queued and not yet taken by a worker. Any thread. */
+    /**
+     * Requests queued and not yet taken by a worker. Any thread.
+     *
+     * @return the queue's length at the moment the pool's lock was held
+     */
     public int queuedCount() {
         lock.lock();
         try {

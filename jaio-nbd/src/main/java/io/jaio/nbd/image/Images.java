@@ -27,7 +27,12 @@ public final class Images {
     private Images() {
     }
 
-    /** An opened file: fd and size, for the caller to wrap. */
+    /**
+     * An opened file: fd and size, for the caller to wrap.
+     *
+     * @param fd the open file descriptor, owned by the caller
+     * @param size the file's size in bytes
+     */
     public record Opened(int fd, long size) {
     }
 
