@@ -137,19 +137,35 @@ if has nbd; then
     else qemu-nbd -t -p "$2" -b 127.0.0.1 -f raw --cache=writeback --aio=io_uring "$NBD_IMG" > "$OUT/nbd-server-$1.log" 2>&1 &
     fi
     local pid=$! i
-    for i in $(seq 1 100); do nbdinfo "nbd://127.0.0.1:$2/" > /dev/null 2>&1 && break; sleep 0.2; done
-    echo "$pid"
+    for i in $(seq 1 600); do # up to 2 minutes: ./jaio may build jaio-nbd first
+      nbdinfo "nbd://127.0.0.1:$2/" > /dev/null 2>&1 && { echo "$pid"; return 0; }
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    echo "bench/run.sh: $1 did not serve on port $2 (see $OUT/nbd-server-$1.log)" >&2
+    kill "$pid" 2>/dev/null || true
+    return 1
+  }
+  stop_server() { # SIGTERM, then wait until it has exited (it is not this shell's child)
+    kill "$1" 2>/dev/null || true
+    local i; for i in $(seq 1 150); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.2; done
+    kill -9 "$1" 2>/dev/null || true
   }
   for r in $(seq 1 "$NBD_ROUNDS"); do
     for server in jaio qemu-nbd; do
-      port=$((10900 + r)); pid=$(start_server "$server" "$port")
+      port=$((10900 + r)); [ "$server" = qemu-nbd ] && port=$((10950 + r))
+      pid=$(start_server "$server" "$port")
       fio --name=qd1 --ioengine=nbd --uri="nbd://127.0.0.1:$port/" --rw=randread --bs=4k --iodepth=1 \
-        --size=256M --time_based --runtime="$NBD_SECONDS" --ramp_time=1 --output-format=json \
-        > "$OUT/nbd-qd1-$server-r$r.json"
-      kill "$pid"; wait "$pid" 2>/dev/null || true
+        --size=256M --time_based --runtime="$NBD_SECONDS" --ramp_time=2 --output-format=json \
+        --output="$OUT/nbd-qd1-$server-r$r.json" > /dev/null # its own messages go to stdout
+      stop_server "$pid"
       cp "$OUT/nbd-qd1-$server-r$r.json" "$OUT/nbd-qd1-$server.json"
-      python3 -c 'import json,sys; j=json.load(open(sys.argv[1]))["jobs"][0]["read"]; print(f"nbd qd1 {sys.argv[2]:9} round {sys.argv[3]}: {j[\"iops\"]:9.0f} IOPS, clat p50 {j[\"clat_ns\"][\"percentile\"][\"50.000000\"]/1e3:7.1f} us, p99 {j[\"clat_ns\"][\"percentile\"][\"99.000000\"]/1e3:7.1f} us")' \
-        "$OUT/nbd-qd1-$server-r$r.json" "$server" "$r" | tee -a "$OUT/nbd-qd1.txt"
+      python3 - "$OUT/nbd-qd1-$server-r$r.json" "$server" "$r" <<'PY' | tee -a "$OUT/nbd-qd1.txt"
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]["read"]
+p = j["clat_ns"]["percentile"]
+print(f"nbd qd1 {sys.argv[2]:9} round {sys.argv[3]}: {j['iops']:9.0f} IOPS, clat p50 {p['50.000000'] / 1e3:7.1f} us, p99 {p['99.000000'] / 1e3:7.1f} us")
+PY
     done
   done
   rm -f "$NBD_IMG"
