@@ -196,6 +196,26 @@ class AioStatsTest {
     }
 
     @Test
+    void aCompletionQueueTooSmallForTheBatchOverflowsAndTheReaperCountsTheFlush() throws Exception {
+        try (AioContext ctx = UringTestSupport.uringContext(2)) { // CQ of 4 entries
+            IoUring ring = IoUring.of(ctx);
+            int[] done = new int[1];
+            drain(ctx);
+            AioStats s0 = ctx.stats();
+            // Each SQE past the SQ's 2 submits the ones before it, and NOPs complete at once: the
+            // kernel posts more CQEs than the CQ holds before anyone reaps, and keeps the rest on
+            // its overflow list (IORING_FEAT_NODROP), flagged SQ_CQ_OVERFLOW.
+            for (int i = 0; i < 32; i++) {
+                ring.nop(CqeHandler.of((res, flags) -> done[0]++));
+            }
+            pollUntil(ctx, "32 NOPs", () -> done[0] == 32);
+            AioStats s1 = ctx.stats();
+            assertTrue(s1.uringCqOverflows() > s0.uringCqOverflows(), "no overflow flush counted: " + s0 + " -> " + s1);
+            assertTrue(s1.uringCqesReaped() - s0.uringCqesReaped() >= 32, s0 + " -> " + s1);
+        }
+    }
+
+    @Test
     void withoutIoUringTheRingFiguresStayZero() throws Exception {
         try (AioContext ctx = newContext("stats-no-uring")) {
             drain(ctx);

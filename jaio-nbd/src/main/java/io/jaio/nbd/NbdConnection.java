@@ -27,12 +27,7 @@ import static io.jaio.nbd.Wire.BE_SHORT;
  * queues the reply, and a bottom half sends every reply queued in that loop iteration with one
  * sendmsg (header and data as separate iovecs: read data is never copied). Replies go out in
  * completion order, not request order. A cap on requests and bytes in flight stops reading
- * until replies have been sent.
- *
- * <p>Figures. Each request is counted, when its reply has left, in the connection's
- * {@link NbdStats} and its I/O thread's share of the export's (command, bytes, latency from the
- * parsed header to the reply sent); while a recording takes them, it is also an
- * io.jaio.nbd.Request event, and the connection's start and end io.jaio.nbd.Connection events.
+ * until replies have been sent. Every request is counted in {@link ConnectionFigures}.
  *
  * <p>Hostile input. Every length and offset is checked before use, without overflow
  * ({@code offset > size || length > size - offset}); a bad request gets the error the
@@ -73,11 +68,8 @@ final class NbdConnection {
     private final Runnable onRead = this::onReadable;
     private final Runnable onWrite = this::onWritable;
     private final Handshake handshake;
-    /** This connection's figures; its I/O thread's share of the export's is {@code worker.stats}. */
-    final NbdStats stats = new NbdStats();
-    private final long openedNs = System.nanoTime();
-    /** The connection's MBean, or null (test seams, or the MBean server refused it). */
-    private javax.management.ObjectName mbean;
+    /** Requests counted for the statistics, the MBean and the Flight Recorder events. */
+    final ConnectionFigures figures;
 
     private boolean transmission;
     boolean structured;
@@ -123,53 +115,19 @@ final class NbdConnection {
         this.msghdr = arena.allocate(Sockets.MSGHDR_SIZE, 8);
         this.flushBh = ctx.newBottomHalf("nbd-flush", this::flush);
         this.handshake = new Handshake(this, arena);
+        this.figures = new ConnectionFigures(this);
         if (worker.handshakeLimitNs > 0) {
             this.handshakeTimer = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, this::onHandshakeDeadline);
         }
     }
 
     void start() {
-        if (NbdEvents.connection()) {
-            recordConnection("open");
-        }
+        figures.opened();
         if (handshakeTimer != null) {
             handshakeTimer.modNs(ctx.clockNs(ClockType.REALTIME) + worker.handshakeLimitNs);
         }
         handshake.greet();
         updateHandler();
-    }
-
-    /** Shows this connection's figures as {@code io.jaio.nbd:type=Connection,export=..,name=<peer>}. */
-    void registerMBean() {
-        try {
-            mbean = RecordMBean.register(new RecordMBean(NbdFigures.class, this::figures, "NBD connection " + peer),
-                    "io.jaio.nbd:type=Connection,export=" + javax.management.ObjectName.quote(export.name), peer);
-        } catch (javax.management.JMException e) {
-            LOG.log(System.Logger.Level.WARNING, () -> peer + " has no MBean: " + e);
-        }
-    }
-
-    /** This connection's figures (any thread: racy reads, see NbdStats). */
-    NbdFigures figures() {
-        NbdStats.Sums s = new NbdStats.Sums();
-        stats.addInto(s);
-        return s.figures(peer, export.name, closed ? 0 : 1);
-    }
-
-    private void recordConnection(String phase) {
-        NbdEvents.ConnectionEvent e = new NbdEvents.ConnectionEvent();
-        if (e.shouldCommit()) {
-            NbdStats.Sums s = new NbdStats.Sums();
-            stats.addInto(s);
-            e.export = export.name;
-            e.peer = peer;
-            e.phase = phase;
-            e.requests = s.requests();
-            e.bytesRead = s.bytesRead;
-            e.bytesWritten = s.bytesWritten;
-            e.connectedNs = "close".equals(phase) ? System.nanoTime() - openedNs : 0;
-            e.commit();
-        }
     }
 
     private void onHandshakeDeadline() {
@@ -383,21 +341,13 @@ final class NbdConnection {
             r = new Request(this, arena);
         }
         inFlight++;
-        r.startNs = System.nanoTime();
-        r.error = 0;
-        stats.onStart();
-        worker.stats.onStart();
+        figures.onStart(r);
         return r;
     }
 
     private void freeRequest(Request r) {
         inFlight--;
-        long latencyNs = System.nanoTime() - r.startNs;
-        stats.onDone(r.type, r.length, r.error, latencyNs);
-        worker.stats.onDone(r.type, r.length, r.error, latencyNs);
-        if (NbdEvents.request()) {
-            recordRequest(r, latencyNs);
-        }
+        figures.onDone(r);
         if (r.type == Nbd.CMD_WRITE || r.type == Nbd.CMD_READ) {
             bytesInFlight -= Integer.toUnsignedLong(r.length);
         }
@@ -415,20 +365,6 @@ final class NbdConnection {
         }
         if (closing) {
             maybeFinishClose();
-        }
-    }
-
-    private void recordRequest(Request r, long latencyNs) {
-        NbdEvents.RequestEvent e = new NbdEvents.RequestEvent();
-        if (e.shouldCommit()) {
-            e.export = export.name;
-            e.peer = peer;
-            e.command = NbdStats.COMMAND_NAMES[NbdStats.commandSlot(r.type)];
-            e.offset = r.offset;
-            e.length = Integer.toUnsignedLong(r.length);
-            e.error = r.error;
-            e.latencyNs = latencyNs;
-            e.commit();
         }
     }
 
@@ -933,13 +869,7 @@ final class NbdConnection {
         }
         flushBh.delete();
         arena.close();
-        if (NbdEvents.connection()) {
-            recordConnection("close");
-        }
-        if (mbean != null) {
-            RecordMBean.unregister(mbean);
-            mbean = null;
-        }
+        figures.closed();
         worker.connectionClosed(this);
     }
 

@@ -129,7 +129,7 @@ final class NbdServer {
             NbdConnection c = new NbdConnection(this, fd, peer);
             connections.add(c);
             if (server != null) {
-                c.registerMBean();
+                c.figures.registerMBean();
             }
             if (verbose) {
                 LOG.log(System.Logger.Level.INFO, () -> peer + " connected (file engine " + engine.name() + ")");

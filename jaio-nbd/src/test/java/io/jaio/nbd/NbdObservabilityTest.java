@@ -68,16 +68,17 @@ class NbdObservabilityTest {
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void exportAndConnectionMBeansCountWhatTheClientDid() throws Exception {
         Path image = NbdTestSupport.sparseImage(dir.resolve("disk.img"), 1 << 20);
-        try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-t")) {
-            ObjectName export = only("io.jaio.nbd:type=Export,*");
+        // A name of its own, so that MBeans another test's server might have left cannot match.
+        try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-t", "-x", "obs-export")) {
+            ObjectName export = only("io.jaio.nbd:type=Export,name=\"obs-export\"");
             assertEquals(0, attr(export, "requests"));
-            try (RawClient c = s.connect().handshake(true)) {
+            try (RawClient c = goTo(s.connect(), "obs-export")) {
                 assertEquals(0, c.write(0, new byte[4096]).error());
                 assertEquals(0, c.write(4096, new byte[8192]).error());
                 assertEquals(0, c.read(0, 4096).error());
                 assertTrue(c.read(1 << 20, 4096).error() != 0, "a read past the end fails");
                 assertEquals(0, c.call(0, Nbd.CMD_FLUSH, 0, 0, null).error());
-                ObjectName conn = only("io.jaio.nbd:type=Connection,*");
+                ObjectName conn = only("io.jaio.nbd:type=Connection,export=\"obs-export\",*");
                 await("5 requests on the connection's MBean", () -> attr(conn, "requests") == 5);
                 for (ObjectName on : List.of(conn, export)) {
                     assertEquals(2, attr(on, "reads"), on.toString());
@@ -91,21 +92,49 @@ class NbdObservabilityTest {
                     assertTrue(attr(on, "latencyP50Ns") > 0 && attr(on, "latencyP99Ns") >= attr(on, "latencyP50Ns"),
                             on + " p50 " + attr(on, "latencyP50Ns") + " p99 " + attr(on, "latencyP99Ns"));
                 }
-                ObjectName io = only("io.jaio:type=AioContext,name=\"nbd-io0\",*");
-                assertTrue(attr(io, "iterations") > 0);
-                assertTrue(attr(io, "fdHandlers") >= 1, "the client's socket is registered");
-                only("io.jaio:type=AioContext,name=\"nbd-main\",*");
+                boolean ioContextBusy = false;
+                for (ObjectName io : MBEANS.queryNames(new ObjectName("io.jaio:type=AioContext,name=\"nbd-io0\",*"), null)) {
+                    ioContextBusy |= attr(io, "iterations") > 0 && attr(io, "fdHandlers") >= 1; // the client's socket
+                }
+                assertTrue(ioContextBusy, "no nbd-io0 context MBean with iterations and the client's fd");
+                assertTrue(!MBEANS.queryNames(new ObjectName("io.jaio:type=AioContext,name=\"nbd-main\",*"), null).isEmpty());
             }
             await("the connection's MBean to go", () -> {
                 try {
-                    return MBEANS.queryNames(new ObjectName("io.jaio.nbd:type=Connection,*"), null).isEmpty();
+                    return MBEANS.queryNames(new ObjectName("io.jaio.nbd:type=Connection,export=\"obs-export\",*"), null)
+                            .isEmpty();
                 } catch (javax.management.MalformedObjectNameException e) {
                     throw new AssertionError(e);
                 }
             });
             assertEquals(5, attr(export, "requests"), "the export keeps what closed connections did");
         }
-        assertTrue(MBEANS.queryNames(new ObjectName("io.jaio.nbd:type=Export,*"), null).isEmpty(), "unregistered at stop");
+        assertTrue(!MBEANS.isRegistered(new ObjectName("io.jaio.nbd:type=Export,name=\"obs-export\"")), "unregistered at stop");
+    }
+
+    /** Handshake with simple replies, then GO for export {@code name}. */
+    private static RawClient goTo(RawClient c, String name) throws Exception {
+        c.greeting();
+        c.clientFlags(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES);
+        c.option(Nbd.OPT_GO, RawClient.goPayload(name));
+        for (int i = 0; i < 16; i++) { // bounded: a few INFO replies, then the ACK
+            RawClient.OptionReply r = c.readOptionReply();
+            if (r.type() == Nbd.REP_ACK) {
+                return c;
+            }
+            assertEquals(Nbd.REP_INFO, r.type(), "GO for '" + name + "' answered: " + r.message());
+        }
+        throw new AssertionError("no ACK for GO '" + name + "'");
+    }
+
+    @Test
+    void aStatsPeriodOutsideItsRangeIsRefusedNamingTheValue() {
+        for (String bad : new String[] {"--stats=0", "--stats=3601", "--stats=x"}) {
+            ServeOptions.UsageException e = org.junit.jupiter.api.Assertions.assertThrows(ServeOptions.UsageException.class,
+                    () -> ServeOptions.parse(new String[] {bad}));
+            assertTrue(e.getMessage().contains(bad.substring("--stats=".length())) && e.getMessage().contains("seconds 1..3600"),
+                    bad + ": " + e.getMessage());
+        }
     }
 
     @Test
