@@ -78,7 +78,7 @@ final class TlsSession {
         this.netIn = netInSeg.asByteBuffer();
         this.appInSeg = arena.allocate(Math.max(appBytes, STAGE_BYTES) + 1024, 64);
         this.appIn = appInSeg.asByteBuffer().flip();
-        this.netOutSeg = arena.allocate(4L * packetBytes, 64);
+        this.netOutSeg = arena.allocate(8L * packetBytes, 64);
         this.netOut = netOutSeg.asByteBuffer().flip();
         this.stageSeg = arena.allocate(STAGE_BYTES, 64);
         this.stage = stageSeg.asByteBuffer();
@@ -255,7 +255,7 @@ final class TlsSession {
             return EPROTO;
         }
         if (!stage.hasRemaining()) {
-            long s = seal();
+            long s = seal(false);
             if (s < 0 && s != EAGAIN) {
                 return s;
             }
@@ -270,16 +270,28 @@ final class TlsSession {
     }
 
     /**
-     * Turns the staged plaintext into a record when netOut has room for one, and sends what the
-     * socket takes: 0 when everything is out, EAGAIN while something waits, or a failure.
+     * Turns the staged plaintext into a record and sends what the socket takes: 0 when
+     * everything is out, EAGAIN while something waits, or a failure.
      */
     long seal() {
+        return seal(true);
+    }
+
+    /**
+     * Seals the stage into netOut. Without {@code push} the socket is written only when netOut
+     * has no room for the next record, so a train of records goes out in few sends (8 records,
+     * ~128 KiB, per send); with it, netOut is flushed.
+     */
+    private long seal(boolean push) {
         if (failure != null) {
             return EPROTO;
         }
-        long f = flushOut();
-        if (f < 0 && f != EAGAIN) {
-            return f;
+        long f = 0;
+        if (push || netOut.capacity() - netOut.remaining() < packetBytes) {
+            f = flushOut();
+            if (f < 0 && f != EAGAIN) {
+                return f;
+            }
         }
         if (stage.position() == 0) {
             return f;
@@ -292,6 +304,9 @@ final class TlsSession {
         stage.compact();
         if (w < 0) {
             return w;
+        }
+        if (!push) {
+            return 0;
         }
         f = flushOut();
         return f == 0 && stage.position() > 0 ? EAGAIN : f;
