@@ -28,10 +28,14 @@ import io.jaio.Sockets;
  * A TLS failure (a garbage record, a refused certificate, a client DN --tls-authz does not list)
  * is {@code -EPROTO} with {@link #failure()} saying why; the connection then closes.
  *
- * <p>Buffers (native, from the connection's arena): {@code netIn} in fill mode (received
- * ciphertext in {@code [0, position)}), {@code appIn} in read mode (plaintext not yet handed out in
- * {@code [position, limit)}), {@code netOut} in read mode (ciphertext not yet sent), {@code stage}
- * in fill mode (plaintext of the next record).
+ * <p>Buffers: {@code netIn} in fill mode (received ciphertext in {@code [0, position)}),
+ * {@code appIn} in read mode (plaintext not yet handed out in {@code [position, limit)}),
+ * {@code stage} in fill mode (plaintext of the next record) and {@code sealed} (one record as
+ * wrap writes it) are heap buffers: JDK 25's AES-GCM runs its intrinsic over a whole heap array
+ * but over a direct buffer in 768-byte chunks through bounce arrays, which measured 2-3x
+ * slower per record. The socket sees only native memory: {@code rx} (what recv fills, copied
+ * into netIn) and {@code netOut} (ciphertext not yet sent, in read mode), from the connection's
+ * arena.
  *
  * <p>Threading: the connection's home thread only.
  */
@@ -47,6 +51,7 @@ final class TlsSession {
     private final SSLEngine engine;
     private final TlsCredentials creds;
     private final int fd;
+    private final MemorySegment rx;
     private final MemorySegment netInSeg;
     private final ByteBuffer netIn;
     private final MemorySegment appInSeg;
@@ -55,6 +60,7 @@ final class TlsSession {
     private final ByteBuffer netOut;
     private final MemorySegment stageSeg;
     private final ByteBuffer stage;
+    private final ByteBuffer sealed;
     private final int packetBytes;
     private String failure;
     private boolean inboundClosed;
@@ -74,14 +80,17 @@ final class TlsSession {
         this.engine = creds.newEngine();
         this.packetBytes = engine.getSession().getPacketBufferSize();
         int appBytes = engine.getSession().getApplicationBufferSize();
-        this.netInSeg = arena.allocate(Math.max(2L * packetBytes, early.byteSize() + packetBytes), 64);
-        this.netIn = netInSeg.asByteBuffer();
-        this.appInSeg = arena.allocate(Math.max(appBytes, STAGE_BYTES) + 1024, 64);
-        this.appIn = appInSeg.asByteBuffer().flip();
-        this.netOutSeg = arena.allocate(4L * packetBytes, 64);
+        int netInBytes = (int) Math.max(2L * packetBytes, early.byteSize() + packetBytes);
+        this.rx = arena.allocate(netInBytes, 64);
+        this.netIn = ByteBuffer.allocate(netInBytes);
+        this.netInSeg = MemorySegment.ofArray(netIn.array());
+        this.appIn = ByteBuffer.allocate(Math.max(appBytes, STAGE_BYTES) + 1024).flip();
+        this.appInSeg = MemorySegment.ofArray(appIn.array());
+        this.netOutSeg = arena.allocate(8L * packetBytes, 64);
         this.netOut = netOutSeg.asByteBuffer().flip();
-        this.stageSeg = arena.allocate(STAGE_BYTES, 64);
-        this.stage = stageSeg.asByteBuffer();
+        this.stage = ByteBuffer.allocate(STAGE_BYTES);
+        this.stageSeg = MemorySegment.ofArray(stage.array());
+        this.sealed = ByteBuffer.allocate(packetBytes);
         MemorySegment.copy(early, 0, netInSeg, 0, early.byteSize());
         netIn.position((int) early.byteSize());
         try {
@@ -169,10 +178,11 @@ final class TlsSession {
                 fail("a TLS record larger than " + netIn.capacity() + " bytes");
                 return EPROTO;
             }
-            long n = Sockets.recv(fd, netInSeg.asSlice(netIn.position(), netIn.remaining()));
+            long n = Sockets.recv(fd, rx.asSlice(0, netIn.remaining()));
             if (n <= 0) {
                 return n; // EOF, EAGAIN or the errno
             }
+            MemorySegment.copy(rx, 0, netInSeg, netIn.position(), n);
             netIn.position(netIn.position() + (int) n);
             underflow = false;
         }
@@ -255,7 +265,7 @@ final class TlsSession {
             return EPROTO;
         }
         if (!stage.hasRemaining()) {
-            long s = seal();
+            long s = seal(false);
             if (s < 0 && s != EAGAIN) {
                 return s;
             }
@@ -270,16 +280,28 @@ final class TlsSession {
     }
 
     /**
-     * Turns the staged plaintext into a record when netOut has room for one, and sends what the
-     * socket takes: 0 when everything is out, EAGAIN while something waits, or a failure.
+     * Turns the staged plaintext into a record and sends what the socket takes: 0 when
+     * everything is out, EAGAIN while something waits, or a failure.
      */
     long seal() {
+        return seal(true);
+    }
+
+    /**
+     * Seals the stage into netOut. Without {@code push} the socket is written only when netOut
+     * has no room for the next record, so a train of records goes out in few sends (8 records,
+     * ~128 KiB, per send); with it, netOut is flushed.
+     */
+    private long seal(boolean push) {
         if (failure != null) {
             return EPROTO;
         }
-        long f = flushOut();
-        if (f < 0 && f != EAGAIN) {
-            return f;
+        long f = 0;
+        if (push || netOut.capacity() - netOut.remaining() < packetBytes) {
+            f = flushOut();
+            if (f < 0 && f != EAGAIN) {
+                return f;
+            }
         }
         if (stage.position() == 0) {
             return f;
@@ -293,25 +315,30 @@ final class TlsSession {
         if (w < 0) {
             return w;
         }
+        if (!push) {
+            return 0;
+        }
         f = flushOut();
         return f == 0 && stage.position() > 0 ? EAGAIN : f;
     }
 
-    /** Wraps {@code src} into netOut (which has room for a record). 0 or a failure. */
+    /** Wraps {@code src} into a record and appends it to netOut (which has room for one). 0 or a failure. */
     private long wrap(ByteBuffer src) {
-        netOut.compact();
+        sealed.clear();
         SSLEngineResult r;
         try {
-            r = engine.wrap(src, netOut);
+            r = engine.wrap(src, sealed);
         } catch (SSLException e) {
             fail(e.getMessage());
             return EPROTO;
         } catch (RuntimeException e) {
             fail("TLS engine: " + e);
             return EPROTO;
-        } finally {
-            netOut.flip();
         }
+        sealed.flip();
+        netOut.compact();
+        netOut.put(sealed);
+        netOut.flip();
         if (r.getStatus() == SSLEngineResult.Status.CLOSED) {
             fail("the TLS session is closed");
             return EPROTO;
