@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.jaio.nbd;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -28,6 +29,8 @@ final class Export {
     final int transmissionFlags;
     // The two options below are set once by open(ServeOptions, ...) before the server starts its
     // I/O threads, whose start publishes them; read-only afterwards.
+    /** {@code --snapshot}: the temporary directory of the served overlay, deleted on close; else null. */
+    Path overlayDir;
     /** {@code --discard=ignore}: TRIM succeeds without touching the image. */
     boolean discardIgnore;
     /** {@code --detect-zeroes}: 0 off, 1 on (zero writes become write-zeroes), 2 unmap (and may deallocate). */
@@ -66,9 +69,24 @@ final class Export {
         return open(name, path, readOnly, direct, "raw");
     }
 
-    /** Opens {@code path} as the options say: read-only, cache, format ({@code format}, null: probed), discard, detect-zeroes. */
+    /**
+     * Opens {@code path} as the options say: read-only, cache, format ({@code format}, null:
+     * probed), discard, detect-zeroes, and with {@code --snapshot} a temporary qcow2 overlay over
+     * it (the overlay's directory is deleted by {@link #close()}).
+     */
     static Export open(ServeOptions opts, String path, String format) throws ServeOptions.UsageException {
-        Export e = open(opts.exportName, path, opts.readOnly, opts.cacheNone, format, opts.shared != 1);
+        Path overlay = opts.snapshot ? snapshotOverlay(opts, path, format) : null;
+        Export e;
+        try {
+            e = overlay != null ? open(opts.exportName, overlay.resolve("overlay.qcow2").toString(), false, false, "qcow2", opts.shared != 1)
+                    : open(opts.exportName, path, opts.readOnly, opts.cacheNone, format, opts.shared != 1);
+        } catch (ServeOptions.UsageException | RuntimeException ex) {
+            if (overlay != null) {
+                NbdMain.deleteTree(overlay);
+            }
+            throw ex;
+        }
+        e.overlayDir = overlay;
         e.discardIgnore = "ignore".equals(opts.discard);
         e.detectZeroes = switch (opts.detectZeroes) {
             case "on" -> 1;
@@ -158,5 +176,32 @@ final class Export {
 
     void close() {
         driver.close();
+        if (overlayDir != null) {
+            NbdMain.deleteTree(overlayDir);
+        }
     }
+
+    /**
+     * {@code --snapshot}: a temporary directory holding overlay.qcow2, an empty qcow2 image over
+     * {@code image} (its absolute path and format), of the image's guest size.
+     */
+    private static Path snapshotOverlay(ServeOptions opts, String image, String format) throws ServeOptions.UsageException {
+        Export probe = open(opts.exportName, image, true, false, format);
+        long size = probe.size;
+        probe.close();
+        Path dir = null;
+        try {
+            dir = Files.createTempDirectory("jaio-nbd-snapshot-");
+            io.jaio.nbd.image.Qcow2Create.create(dir.resolve("overlay.qcow2"), size, Path.of(image).toAbsolutePath().toString(),
+                    format);
+            return dir;
+        } catch (IOException e) {
+            if (dir != null) {
+                NbdMain.deleteTree(dir);
+            }
+            throw new ServeOptions.UsageException("--snapshot: cannot make the temporary overlay in "
+                    + System.getProperty("java.io.tmpdir") + ": " + NbdMain.describe(e) + " (expected a writable temporary directory)");
+        }
+    }
+
 }

@@ -157,17 +157,7 @@ public final class NbdMain {
             throws ServeOptions.UsageException, IOException {
         TlsCredentials tls = TlsCredentials.fromOptions(opts);
         String format = temporary ? "raw" : probeFormat(image, opts.format);
-        Path overlayDir = opts.snapshot ? snapshotOverlay(opts, image, format) : null;
-        Export export;
-        try {
-            export = overlayDir != null ? Export.open(opts, overlayDir.resolve("overlay.qcow2").toString(), "qcow2")
-                    : Export.open(opts, image, format);
-        } catch (ServeOptions.UsageException | RuntimeException e) {
-            if (overlayDir != null) {
-                deleteTree(overlayDir);
-            }
-            throw e;
-        }
+        Export export = Export.open(opts, image, format);
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
             if ("native".equals(opts.aio)) {
@@ -183,7 +173,8 @@ public final class NbdMain {
                 }
                 LOG.log(System.Logger.Level.INFO, () -> "serving " + image
                         + (temporary ? " (temporary 1 GiB sparse image, deleted on exit)" : "")
-                        + " as " + (overlayDir != null ? "qcow2 overlay (--snapshot, deleted on exit) over " + format : export.driver.format()) + ", " + export.size
+                        + " as " + (export.overlayDir != null ? "a qcow2 overlay (--snapshot, deleted on exit) over " + format
+                                : export.driver.format()) + ", " + export.size
                         + " bytes" + (export.readOnly ? ", read-only" : "") + (opts.cacheNone ? ", cache=none" : ", cache=writeback")
                         + (opts.persistent() ? ", until stopped" : ", until the last client leaves")
                         + (tls != null ? "; " + tls.describe : ""));
@@ -212,32 +203,6 @@ public final class NbdMain {
             return status;
         } finally {
             export.close();
-            if (overlayDir != null) {
-                deleteTree(overlayDir);
-            }
-        }
-    }
-
-    /**
-     * {@code --snapshot}: a temporary directory holding overlay.qcow2, an empty qcow2 image over
-     * {@code image} (its absolute path and format), of the image's guest size.
-     */
-    private static Path snapshotOverlay(ServeOptions opts, String image, String format) throws ServeOptions.UsageException {
-        Export probe = Export.open(opts.exportName, image, true, false, format);
-        long size = probe.size;
-        probe.close();
-        Path dir = null;
-        try {
-            dir = Files.createTempDirectory("jaio-nbd-snapshot-");
-            io.jaio.nbd.image.Qcow2Create.create(dir.resolve("overlay.qcow2"), size, Path.of(image).toAbsolutePath().toString(),
-                    format);
-            return dir;
-        } catch (IOException e) {
-            if (dir != null) {
-                deleteTree(dir);
-            }
-            throw new ServeOptions.UsageException("--snapshot: cannot make the temporary overlay in "
-                    + System.getProperty("java.io.tmpdir") + ": " + describe(e) + " (expected a writable temporary directory)");
         }
     }
 
@@ -380,7 +345,7 @@ public final class NbdMain {
         }
     }
 
-    private static void deleteTree(Path dir) {
+    static void deleteTree(Path dir) {
         try (var s = Files.walk(dir)) {
             s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
                 try {

@@ -258,7 +258,14 @@ public final class Qcow2Image implements BlockDriver {
         } finally {
             meta.unlock();
         }
-        if (kind == 0 && backing != null && offset < backing.size()) {
+        if (kind == 0 && backing != null && offset >= backing.size()) {
+            // Past the end of a shorter backing file: QEMU counts it as the backing file's (zeroes it supplies).
+            out[0] = n;
+            out[1] = STATUS_HOLE | STATUS_ZERO;
+            out[2] = 2;
+            return 0;
+        }
+        if (kind == 0 && backing != null) {
             long r = backing.coStatus(e, offset, Math.min(n, backing.size() - offset), out);
             if (r < 0) {
                 return r;

@@ -134,12 +134,47 @@ final class Qcow2Refcounts {
             if (get(e, c) != 0) {
                 continue;
             }
+            checkNotMetadata(c);
             update(e, c, 1); // a new refcount block or table goes elsewhere in c's range, never on c
             freeHint = c + 1;
             img.extendFile((c + 1) << img.clusterBits);
             return c << img.clusterBits;
         }
         throw new Qcow2Error(Qcow2Error.ENOSPC, "no free host cluster below 2^56 bytes");
+    }
+
+    /**
+     * Refuses to hand out a cluster that the image's own metadata occupies (QEMU's overlap
+     * check): refcounts that call the header, the L1 table, the refcount table, a refcount block
+     * or an L2 table free belong to a corrupt image, and writing there would destroy it.
+     */
+    private void checkNotMetadata(long c) {
+        long off = c << img.clusterBits;
+        String what = null;
+        Qcow2Header h = img.header;
+        if (off < img.clusterSize) {
+            what = "the header";
+        } else if (off >= (h.l1Offset & ~(long) (img.clusterSize - 1)) && off < h.l1Offset + (long) h.l1Size * 8) {
+            what = "the L1 table";
+        } else if (off >= h.refcountTableOffset && off < h.refcountTableOffset + (long) h.refcountTableClusters * img.clusterSize) {
+            what = "the refcount table";
+        } else {
+            for (long t : table) {
+                if ((t & Qcow2Tables.OFFSET_MASK) == off) {
+                    what = "a refcount block";
+                    break;
+                }
+            }
+            for (long t : img.tables.l1) {
+                if (what == null && (t & Qcow2Tables.OFFSET_MASK) == off) {
+                    what = "an L2 table";
+                }
+            }
+        }
+        if (what != null) {
+            throw new Qcow2Error(Qcow2Error.EIO, "the refcounts call host cluster " + c + " free, but it holds " + what
+                    + " (expected consistent refcounts: the image is corrupt, see qemu-img check -r all)");
+        }
     }
 
     /**
@@ -155,6 +190,7 @@ final class Qcow2Refcounts {
         if (j == 0) {
             j = avoid == 1 ? 2 : 1; // cluster 0 is the header; its block always exists in a valid image
         }
+        checkNotMetadata(j);
         MemorySegment blk = cache.newTable();
         setEntry(blk, j & ((1L << epbBits) - 1), 1);
         long off = j << img.clusterBits;
