@@ -34,7 +34,7 @@ public final class LincheckSupport {
     /** Invocations (interleavings) per scenario; {@code -Djaio.lincheck.invocations=N} for a longer run. */
     public static final int INVOCATIONS = Integer.getInteger("jaio.lincheck.invocations", 200);
     /** Scenarios per test; {@code -Djaio.lincheck.iterations=N} for a longer run. */
-    public static final int ITERATIONS = Integer.getInteger("jaio.lincheck.iterations", 5);
+    public static final int ITERATIONS = Integer.getInteger("jaio.lincheck.iterations", 3);
 
     static {
         try {
