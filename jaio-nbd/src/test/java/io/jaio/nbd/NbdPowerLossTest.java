@@ -34,7 +34,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * writes (never anything else). READs during a run must return the latest write (requests in
  * flight never overlap, so that is exact). Every byte is checked, after every cut.
  *
- * <p>Runs: {@code -Djaio.powerloss.cuts=N} cuts (default 1500; the suite's budget), seed printed,
+ * <p>Runs: {@code -Djaio.powerloss.cuts=N} cuts (default 2000, capped at
+ * {@code -Djaio.powerloss.maxSeconds}, default 40, after at least 200), seed printed,
  * {@code -Djaio.powerloss.seed=S} to replay. The image format is a parameter: raw now; qcow2 is a
  * matter of adding it to the {@code @ValueSource} once the server has it (the engine sits under
  * whatever the server writes to the image file, metadata included; {@link #createImage} and
@@ -44,7 +45,9 @@ class NbdPowerLossTest {
     static final int IMAGE_BYTES = 1 << 20;
     static final int MAX_WRITE = 40 << 10;
     static final int DEPTH = 8;
-    static final int CUTS = Integer.getInteger("jaio.powerloss.cuts", 1500);
+    static final int CUTS = Integer.getInteger("jaio.powerloss.cuts", 2000);
+    /** A time cap for the suite on a loaded machine: stop early (after at least 200 cuts) past it. */
+    static final long MAX_SECONDS = Long.getLong("jaio.powerloss.maxSeconds", 40);
 
     @TempDir
     Path dir;
@@ -111,7 +114,14 @@ class NbdPowerLossTest {
             return e;
         };
         long t0 = System.nanoTime();
-        for (int cut = 0; cut < CUTS; cut++) {
+        int cuts = CUTS;
+        for (int cut = 0; cut < cuts; cut++) {
+            if (cut >= 200 && System.nanoTime() - t0 > MAX_SECONDS * 1_000_000_000L) {
+                System.out.println("NbdPowerLossTest: time cap of " + MAX_SECONDS + " s reached after " + cut
+                        + " cuts (-Djaio.powerloss.maxSeconds raises it)");
+                cuts = cut;
+                break;
+            }
             engines.clear();
             Path sock = dir.resolve("s" + (cut % 4) + ".sock");
             List<Op> ops;
@@ -135,13 +145,105 @@ class NbdPowerLossTest {
         }
         try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-k", dir.resolve("last.sock").toString(), "-f", format);
                 RawClient c = s.connect().handshake(false)) {
-            verify(CUTS, seed, readAll(c));
+            verify(cuts, seed, readAll(c));
         }
         checkImage(format, image);
         System.out.printf("NbdPowerLossTest: %d cuts survived in %.1f s: %d requests, %d acknowledged, %d durable writes"
                 + " checked, %d bytes compared; volatile 4 KiB pieces kept %d, lost %d; bytes legitimately holding a"
-                + " volatile write %d; seed %d%n", CUTS, (System.nanoTime() - t0) / 1e9, requests, acked,
+                + " volatile write %d; seed %d%n", cuts, (System.nanoTime() - t0) / 1e9, requests, acked,
                 durableWrites, bytesChecked, piecesKept, piecesLost, volatileAllowed, seed);
+    }
+
+    /**
+     * The same cuts under a real client: each cycle qemu-io ({@code -t writeback}, so that only
+     * {@code write -f} carries FUA) runs 2-12 commands (pattern writes of 1 B to 64 KiB, some with
+     * FUA, and flushes) against a server over the power-loss engine and then its {@code abort}
+     * command (a clean exit would flush on close); then the power is cut, and the next server
+     * reads the image back for the same byte-by-byte check.
+     * {@code -Djaio.powerloss.qemuCuts=N} (default 25).
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"raw"})
+    void qemuIoWritesSurvivePowerCuts(String format) throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(NbdServerProcess.have("qemu-io"), "qemu-io (qemu-utils) is not installed");
+        int cuts = Integer.getInteger("jaio.powerloss.qemuCuts", 25);
+        long seed = Long.getLong("jaio.powerloss.seed", System.nanoTime());
+        System.out.println("NbdPowerLossTest (qemu-io): format " + format + ", " + cuts + " cuts, seed " + seed);
+        Random rnd = new Random(seed);
+        Path image = createImage(format);
+        List<PowerLossFileIoEngine> engines = new CopyOnWriteArrayList<>();
+        NbdServer.testEngineFactory = ctx -> {
+            PowerLossFileIoEngine e = new PowerLossFileIoEngine(ctx);
+            engines.add(e);
+            return e;
+        };
+        long t0 = System.nanoTime();
+        long commands = 0;
+        for (int cut = 0; cut <= cuts; cut++) {
+            engines.clear();
+            Path sock = dir.resolve("q" + (cut % 4) + ".sock");
+            try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-k", sock.toString(), "-f", format, "-t")) {
+                byte[] now;
+                try (RawClient c = s.connect().handshake(false)) {
+                    now = readAll(c);
+                }
+                if (cut > 0) {
+                    verify(cut, seed, now);
+                }
+                if (cut == cuts) {
+                    break;
+                }
+                List<Op> ops = new ArrayList<>();
+                // stdbuf: qemu-io's output must survive the abort at the end, which stands for the
+                // client dying with the power (a clean exit would flush the image on close).
+                List<String> cmd = new ArrayList<>(List.of("stdbuf", "-oL", "qemu-io", "-t", "writeback", "-f", "raw"));
+                int writes = 0;
+                int n = 2 + rnd.nextInt(11);
+                long clock = 0;
+                for (int i = 0; i < n; i++) {
+                    if (rnd.nextInt(5) == 0) {
+                        cmd.addAll(List.of("-c", "flush"));
+                        Op f = new Op(Nbd.CMD_FLUSH, 0, 0, 0, null, 0, clock++);
+                        f.ackedAt = clock++;
+                        ops.add(f);
+                        continue;
+                    }
+                    int len = 1 + rnd.nextInt(64 << 10);
+                    long off = rnd.nextInt(IMAGE_BYTES - len + 1);
+                    int pattern = 1 + rnd.nextInt(255);
+                    boolean fua = rnd.nextInt(3) == 0;
+                    cmd.addAll(List.of("-c", "write -P " + pattern + (fua ? " -f " : " ") + off + " " + len));
+                    byte[] data = new byte[len];
+                    Arrays.fill(data, (byte) pattern);
+                    writes++;
+                    Op w = new Op(Nbd.CMD_WRITE, fua ? Nbd.CMD_FLAG_FUA : 0, off, len, data, 0, clock++);
+                    w.ackedAt = clock++; // qemu-io runs its commands one after the other
+                    ops.add(w);
+                }
+                cmd.addAll(List.of("-c", "abort", s.uri()));
+                Object[] r = NbdServerProcess.run(60, cmd.toArray(new String[0]));
+                String out = (String) r[1];
+                assertEquals(134, r[0], "qemu-io should end in its abort command (SIGABRT): " + out);
+                if (out.contains("failed") || out.split("\nwrote |^wrote ", -1).length - 1 != writes) {
+                    fail("qemu-io did not report all " + writes + " writes done: " + out);
+                }
+                commands += n;
+                requests += n;
+                acked += n;
+                cut(engines, rnd);
+                expect(now, ops);
+                pendingOps = ops;
+            }
+            for (PowerLossFileIoEngine e : engines) {
+                piecesKept += e.piecesKept;
+                piecesLost += e.piecesLost;
+                e.close();
+            }
+        }
+        checkImage(format, image);
+        System.out.printf("NbdPowerLossTest (qemu-io): %d cuts survived in %.1f s: %d qemu-io commands, %d durable writes"
+                + " checked, %d bytes compared; volatile 4 KiB pieces kept %d, lost %d; seed %d%n", cuts,
+                (System.nanoTime() - t0) / 1e9, commands, durableWrites, bytesChecked, piecesKept, piecesLost, seed);
     }
 
     /** The image for {@code format}, {@link #IMAGE_BYTES} long, all zeroes. */

@@ -43,6 +43,9 @@ class NbdStatefulPropertyTest {
     static final int MAX_LENGTH = 64 << 10;
 
     private final List<NbdState> opened = new ArrayList<>();
+    /** Commands sent over all tries (each checked), for the report line. */
+    static final java.util.concurrent.atomic.AtomicLong TOTAL_COMMANDS = new java.util.concurrent.atomic.AtomicLong();
+    static final java.util.concurrent.atomic.AtomicLong TRIES = new java.util.concurrent.atomic.AtomicLong();
     private static Path dir;
 
     /** The system under test and its model. */
@@ -69,6 +72,7 @@ class NbdStatefulPropertyTest {
 
         void ok(RawClient.Reply r, String what) {
             commands++;
+            TOTAL_COMMANDS.incrementAndGet();
             check(r.error() == 0, what + " failed with NBD error " + r.error() + ": " + r.message());
         }
 
@@ -177,8 +181,15 @@ class NbdStatefulPropertyTest {
 
     @Property
     void rawImages(@ForAll("rawChains") ActionChain<NbdState> chain) {
+        TRIES.incrementAndGet();
         NbdState s = chain.run();
         s.readWholeImage();
+    }
+
+    @net.jqwik.api.lifecycle.AfterProperty
+    void report() {
+        System.out.println("NbdStatefulPropertyTest: " + TRIES.get() + " tries, " + TOTAL_COMMANDS.get()
+                + " NBD commands checked against the model");
     }
 
     @Provide
