@@ -131,6 +131,7 @@ if has nbd; then
   [ -n "${QUICK:-}" ] && NBD_ROUNDS=1 && NBD_SECONDS=2
   rm -f "$OUT"/nbd-qd1-*.json; : > "$OUT/nbd-qd1.txt"
   NBD_IMG="$(mktemp /var/tmp/jaio-bench-nbd.XXXXXX)"
+  trap 'rm -f "$NBD_IMG"' EXIT # also when a server or fio fails half-way
   dd if=/dev/urandom of="$NBD_IMG" bs=1M count=256 status=none
   start_server() { # $1: jaio or qemu-nbd, $2: port; prints the pid
     if [ "$1" = jaio ]; then ./jaio nbd serve -t -p "$2" -f raw "$NBD_IMG" > "$OUT/nbd-server-$1.log" 2>&1 &
