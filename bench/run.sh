@@ -8,10 +8,12 @@
 # plain vs registered files/buffers; UringPollRearmBenchmark: one-shot vs multishot poll; the
 # txt keeps the home thread's B/read lines), env.txt (machine), then prints a summary and writes
 # summary.json: the headline rows (medians of this run, jaio beside its competitor, with the
-# ratio), made by io.jaio.bench.Summary from the files of the sets this run ran.
+# ratio), made by io.jaio.bench.Summary from the files of the sets this run ran; last,
+# report.html with PNG charts (io.jaio.bench.Report: ratio bars from summary.json, timer lateness
+# CDFs from timers.json, NBD QD1 latency CDFs from nbd-qd1-*.json when the nbd set ran).
 #   bench/run.sh            the full set (~19 minutes on 2 vCPUs)
 #   QUICK=1 bench/run.sh    a smoke run: 1 fork, short iterations, 100k timers, 1 s file rows
-#   SETS=uring,pool,file bench/run.sh   only some sets (loop, timers, uring, fixed, pool, file)
+#   SETS=uring,pool,file bench/run.sh   only some sets (loop, timers, uring, fixed, pool, file, nbd)
 # FileReadBench reads a 1 GiB file made on first use in $READ_FILE (default
 # /var/tmp/jaio-bench/read-1g.img: a disk file system, since O_DIRECT does not work on tmpfs).
 set -euo pipefail
@@ -31,7 +33,7 @@ else
   FILE_ARGS=(2 5)
   C_NOP_ARGS=(1 7)
 fi
-SETS="${SETS:-loop,timers,uring,fixed,pool,file}"
+SETS="${SETS:-loop,timers,uring,fixed,pool,file,nbd}"
 has() { [[ ",$SETS," == *",$1,"* ]]; }
 READ_FILE="${READ_FILE:-/var/tmp/jaio-bench/read-1g.img}"
 BENCHES='BhLocalBenchmark|BhCrossThreadBenchmark|WakeupPingPongBenchmark'
@@ -120,6 +122,56 @@ if has file; then
     "$READ_FILE" "${FILE_ARGS[@]}" "$OUT/fileread.json" | tee "$OUT/fileread.txt"
 fi
 
+if has nbd; then
+  # NBD at queue depth 1: fio's nbd engine, 4 KiB random reads of a 256 MiB image (in the page
+  # cache after the first pass), against jaio-nbd and qemu-nbd alternately, NBD_ROUNDS rounds of
+  # NBD_SECONDS each; the last round's fio JSON of each server is kept as nbd-qd1-SERVER.json
+  # (the report draws their completion-latency CDFs), every round's in nbd-qd1-SERVER-rN.json.
+  NBD_ROUNDS="${NBD_ROUNDS:-3}"; NBD_SECONDS="${NBD_SECONDS:-5}"
+  [ -n "${QUICK:-}" ] && NBD_ROUNDS=1 && NBD_SECONDS=2
+  rm -f "$OUT"/nbd-qd1-*.json; : > "$OUT/nbd-qd1.txt"
+  NBD_IMG="$(mktemp /var/tmp/jaio-bench-nbd.XXXXXX)"
+  trap 'rm -f "$NBD_IMG"' EXIT # also when a server or fio fails half-way
+  dd if=/dev/urandom of="$NBD_IMG" bs=1M count=256 status=none
+  start_server() { # $1: jaio or qemu-nbd, $2: port; prints the pid
+    if [ "$1" = jaio ]; then ./jaio nbd serve -t -p "$2" -f raw "$NBD_IMG" > "$OUT/nbd-server-$1.log" 2>&1 &
+    else qemu-nbd -t -p "$2" -b 127.0.0.1 -f raw --cache=writeback --aio=io_uring "$NBD_IMG" > "$OUT/nbd-server-$1.log" 2>&1 &
+    fi
+    local pid=$! i
+    for i in $(seq 1 600); do # up to 2 minutes: ./jaio may build jaio-nbd first
+      nbdinfo "nbd://127.0.0.1:$2/" > /dev/null 2>&1 && { echo "$pid"; return 0; }
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.2
+    done
+    echo "bench/run.sh: $1 did not serve on port $2 (see $OUT/nbd-server-$1.log)" >&2
+    kill "$pid" 2>/dev/null || true
+    return 1
+  }
+  stop_server() { # SIGTERM, then wait until it has exited (it is not this shell's child)
+    kill "$1" 2>/dev/null || true
+    local i; for i in $(seq 1 150); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.2; done
+    kill -9 "$1" 2>/dev/null || true
+  }
+  for r in $(seq 1 "$NBD_ROUNDS"); do
+    for server in jaio qemu-nbd; do
+      port=$((10900 + r)); [ "$server" = qemu-nbd ] && port=$((10950 + r))
+      pid=$(start_server "$server" "$port")
+      fio --name=qd1 --ioengine=nbd --uri="nbd://127.0.0.1:$port/" --rw=randread --bs=4k --iodepth=1 \
+        --size=256M --time_based --runtime="$NBD_SECONDS" --ramp_time=2 --output-format=json \
+        --output="$OUT/nbd-qd1-$server-r$r.json" > /dev/null # its own messages go to stdout
+      stop_server "$pid"
+      cp "$OUT/nbd-qd1-$server-r$r.json" "$OUT/nbd-qd1-$server.json"
+      python3 - "$OUT/nbd-qd1-$server-r$r.json" "$server" "$r" <<'PY' | tee -a "$OUT/nbd-qd1.txt"
+import json, sys
+j = json.load(open(sys.argv[1]))["jobs"][0]["read"]
+p = j["clat_ns"]["percentile"]
+print(f"nbd qd1 {sys.argv[2]:9} round {sys.argv[3]}: {j['iops']:9.0f} IOPS, clat p50 {p['50.000000'] / 1e3:7.1f} us, p99 {p['99.000000'] / 1e3:7.1f} us")
+PY
+    done
+  done
+  rm -f "$NBD_IMG"
+fi
+
 echo
 echo "== summary (JMH: score ns/op, -prof gc B/op; all threads counted) =="
 JSONS=()
@@ -143,7 +195,11 @@ PY
 if has timers; then grep '^MEDIAN' "$OUT/timers.txt"; fi
 if has uring; then grep '^MEDIAN\|skipped' "$OUT/uring-nop-c.txt"; fi
 if has file; then sed -n '/== summary/,$p' "$OUT/fileread.txt"; fi
+if has nbd; then cat "$OUT/nbd-qd1.txt"; fi
 echo
 echo "== summary.json (medians of this run; ratio = jaio / other, 'better' says which way wins) =="
 "${JAVA_RUN[@]}" -cp "$ROOT/jaio-bench/target/benchmarks.jar" io.jaio.bench.Summary "$OUT" "$(git rev-parse HEAD)" "$SETS"
+echo
+echo "== report (bench-results/report.html and its PNG charts) =="
+"${JAVA_RUN[@]}" -Djava.awt.headless=true -cp "$ROOT/jaio-bench/target/benchmarks.jar" io.jaio.bench.Report "$OUT" "$SETS"
 echo "results in $OUT"

@@ -2,6 +2,7 @@
 package io.jaio;
 
 import java.lang.foreign.Arena;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
@@ -121,12 +122,21 @@ public final class AioContext implements AutoCloseable {
         this.hasIoUring = monitor.uring() != null;
     }
 
-    /** A context on the default fd monitor ({@link FdMonitorKind#fromSystemProperty()}). */
+    /**
+     * A context on the default fd monitor ({@link FdMonitorKind#fromSystemProperty()}).
+     *
+     * @return a new context whose home thread is the caller
+     * @throws ErrnoException if the kernel refuses the eventfd or the fd monitor
+     */
     public static AioContext create() throws ErrnoException {
         return builder().build();
     }
 
-    /** Options for a new context. */
+    /**
+     * Options for a new context.
+     *
+     * @return a builder with the defaults
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -135,6 +145,8 @@ public final class AioContext implements AutoCloseable {
      * The context the calling thread runs, or null (QEMU qemu_get_current_aio_context). Inside a
      * coroutine: the current context of the thread that entered it (after
      * {@code Coroutine.rescheduleSelf} the new one).
+     *
+     * @return the calling thread's current context, or null
      */
     public static AioContext current() {
         return LoopThreads.current();
@@ -158,28 +170,32 @@ public final class AioContext implements AutoCloseable {
         LoopThreads.setCurrent(this);
     }
 
-    /** The name given at creation. */
+    /** {@return the name given at creation} */
     public String name() {
         return name;
     }
 
-    /** The thread that runs this context. */
+    /** {@return the thread that runs this context} */
     public Thread homeThread() {
         return homeThread;
     }
 
-    /** Whether the caller is the home thread. */
+    /** {@return whether the caller is the home thread} */
     public boolean inHomeThread() {
         Thread t = Thread.currentThread();
         return t == homeThread || t.isVirtual() && LoopThreads.hostThread() == homeThread; // inside a coroutine: its host
     }
 
-    /** "io_uring", "poll" or "epoll": the monitor in use now (poll upgrades to epoll at 64 fds). */
+    /**
+     * "io_uring", "poll" or "epoll": the monitor in use now (poll upgrades to epoll at 64 fds).
+     *
+     * @return the name of the monitor in use
+     */
     public String fdMonitorName() {
         return table.monitor().name();
     }
 
-    /** Whether {@link #close()} has run. */
+    /** {@return whether {@link #close()} has run} */
     public boolean isClosed() {
         return closed;
     }
@@ -203,7 +219,7 @@ public final class AioContext implements AutoCloseable {
         wakeup.aioNotify();
     }
 
-    /** How many times the context's eventfd was written to wake the loop (a test probe). */
+    /** {@return how many times the context's eventfd was written to wake the loop (a test probe)} */
     public long notifierWriteCount() {
         return wakeup.writeCount();
     }
@@ -224,6 +240,7 @@ public final class AioContext implements AutoCloseable {
      * timers and scheduled coroutines not yet run stay queued, run in the next call (which does
      * not block while they wait), and {@link #close()} still reports the ones never run.
      *
+     * @param blocking whether to wait when there is nothing to do
      * @return whether progress was made: a bottom half (not an idle one), an fd handler, a
      *     userspace-poll handler or a timer callback ran; waking up because of
      *     {@link #aioNotify()} alone is not progress
@@ -239,7 +256,11 @@ public final class AioContext implements AutoCloseable {
         callbacks.report(source, e);
     }
 
-    /** Replaces the handler of callback exceptions. Any thread. */
+    /**
+     * Replaces the handler of callback exceptions. Any thread.
+     *
+     * @param handler the new handler, not null
+     */
     public void setErrorHandler(CallbackErrorHandler handler) {
         callbacks.setHandler(Objects.requireNonNull(handler, "handler"));
     }
@@ -251,6 +272,7 @@ public final class AioContext implements AutoCloseable {
      * This context as a source of an outer event loop: prepare / check / dispatch and the fd to
      * watch (QEMU {@code aio_get_g_source}). Made on first call. Home thread.
      *
+     * @return the context's source (always the same one)
      * @throws ErrnoException when the kernel refuses the source's epoll fd
      */
     public AioSource source() throws ErrnoException {
@@ -271,12 +293,25 @@ public final class AioContext implements AutoCloseable {
     // ------------------------------------------------------------------------------------------
     // Bottom halves
 
-    /** A reusable bottom half; delete it before the context closes. Any thread. */
+    /**
+     * A reusable bottom half; delete it before the context closes. Any thread.
+     *
+     * @param name shown in leak reports and error messages
+     * @param callback runs on the home thread at each scheduled run
+     * @return the new bottom half, not scheduled
+     */
     public BottomHalf newBottomHalf(String name, Runnable callback) {
         return newBottomHalf(name, callback, null);
     }
 
-    /** A reusable bottom half whose runs engage {@code guard} (may be null). Any thread. */
+    /**
+     * A reusable bottom half whose runs engage {@code guard} (may be null). Any thread.
+     *
+     * @param name shown in leak reports and error messages
+     * @param callback runs on the home thread at each scheduled run
+     * @param guard engaged while the callback runs, or null
+     * @return the new bottom half, not scheduled
+     */
     public BottomHalf newBottomHalf(String name, Runnable callback, ReentrancyGuard guard) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(callback, "callback");
@@ -288,6 +323,9 @@ public final class AioContext implements AutoCloseable {
      * Runs {@code callback} once in a coming poll() and forgets it (QEMU
      * aio_bh_schedule_oneshot): the way to call into this context from another thread. Any
      * thread. Costs one compare-and-set and no allocation while fewer than 4096 one-shots wait.
+     *
+     * @param name shown in error messages and leak reports
+     * @param callback runs once on the home thread
      */
     public void scheduleOneShot(String name, Runnable callback) {
         Objects.requireNonNull(callback, "callback");
@@ -298,26 +336,63 @@ public final class AioContext implements AutoCloseable {
     // ------------------------------------------------------------------------------------------
     // Timers
 
-    /** A timer on {@code clock} whose {@code mod} values are in {@code scale}. Any thread. */
+    /**
+     * A timer on {@code clock} whose {@code mod} values are in {@code scale}. Any thread.
+     *
+     * @param clock the clock the deadline is read on
+     * @param scale the unit of {@link Timer#mod} values
+     * @param callback runs on the home thread when the timer expires
+     * @return the new timer, not armed
+     */
     public Timer newTimer(ClockType clock, TimerScale scale, Runnable callback) {
         return newTimer(clock, scale, 0, callback);
     }
 
-    /** {@link #newTimer(ClockType, TimerScale, Runnable)} with attribute bits. Any thread. */
+    /**
+     * {@link #newTimer(ClockType, TimerScale, Runnable)} with attribute bits. Any thread.
+     *
+     * @param clock the clock the deadline is read on
+     * @param scale the unit of {@link Timer#mod} values
+     * @param attributes QEMU_TIMER_ATTR_* bits
+     * @param callback runs on the home thread when the timer expires
+     * @return the new timer, not armed
+     */
     public Timer newTimer(ClockType clock, TimerScale scale, int attributes, Runnable callback) {
         Objects.requireNonNull(clock, "clock");
         Objects.requireNonNull(scale, "scale");
         Objects.requireNonNull(callback, "callback");
         checkOpen();
-        return new Timer(new TimerNode(timers.list(clock), callback), scale, attributes);
+        return new Timer(new TimerNode(timers.list(clock), callback), scale, attributes, this);
     }
 
-    /** The current time of {@code clock} in ns. Any thread. */
+    /**
+     * A timer on {@code clock} whose {@code mod} values are in ns, for use with
+     * {@link Timer#modIn(Duration)}: {@code ctx.newTimer(REALTIME, cb).modIn(Duration.ofMillis(10))}.
+     * Any thread.
+     *
+     * @param clock the clock the deadline is read on
+     * @param callback runs on the home thread when the timer expires
+     * @return the new timer, not armed
+     */
+    public Timer newTimer(ClockType clock, Runnable callback) {
+        return newTimer(clock, TimerScale.NS, 0, callback);
+    }
+
+    /**
+     * The current time of {@code clock} in ns. Any thread.
+     *
+     * @param clock the clock to read
+     * @return the current time in ns
+     */
     public long clockNs(ClockType clock) {
         return timers.clockNs(clock);
     }
 
-    /** Moves the virtual clock forward by {@code deltaNs} (>= 0) and wakes the loop. Any thread. */
+    /**
+     * Moves the virtual clock forward by {@code deltaNs} (>= 0) and wakes the loop. Any thread.
+     *
+     * @param deltaNs how far to move, {@code >= 0}
+     */
     public void advanceVirtualClockNs(long deltaNs) {
         if (deltaNs < 0) {
             throw new IllegalArgumentException("deltaNs=" + deltaNs + " (expected >= 0: the virtual clock never goes back)");
@@ -326,13 +401,32 @@ public final class AioContext implements AutoCloseable {
         aioNotify();
     }
 
-    /** Turns a clock on or off (QEMU qemu_clock_enable); a disabled clock's timers do not run. Any thread. */
+    /**
+     * {@link #advanceVirtualClockNs} by a {@link Duration}. Any thread.
+     *
+     * @param delta how far to move, not negative (saturates at about 292 years)
+     * @throws IllegalArgumentException if {@code delta} is negative
+     */
+    public void advanceVirtualClock(Duration delta) {
+        advanceVirtualClockNs(Timer.nonNegativeNanos("delta", delta));
+    }
+
+    /**
+     * Turns a clock on or off (QEMU qemu_clock_enable); a disabled clock's timers do not run. Any thread.
+     *
+     * @param clock the clock to switch
+     * @param enabled whether its timers run
+     */
     public void setClockEnabled(ClockType clock, boolean enabled) {
         timers.setEnabled(clock, enabled);
         aioNotify();
     }
 
-    /** Whether {@code clock} runs its timers. Any thread. */
+    /**
+     * {@return whether {@code clock} runs its timers}. Any thread.
+     *
+     * @param clock the clock to ask about
+     */
     public boolean isClockEnabled(ClockType clock) {
         return timers.isEnabled(clock);
     }
@@ -349,6 +443,11 @@ public final class AioContext implements AutoCloseable {
      * never called after this returns on the home thread; from another thread, a callback that
      * already started may finish. Any thread.
      *
+     * @param fd the file descriptor to watch; the caller keeps it open until the handler is removed
+     * @param ioRead runs when {@code fd} is readable, or null
+     * @param ioWrite runs when {@code fd} is writable, or null
+     * @param ioPoll returns whether {@code fd} is ready, checked without a system call; or null
+     * @param ioPollReady runs after {@code ioPoll} returned true, or null
      * @throws ErrnoException when {@code fd} is not open (EBADF) or the kernel refuses it
      */
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite, BooleanSupplier ioPoll, Runnable ioPollReady)
@@ -356,23 +455,58 @@ public final class AioContext implements AutoCloseable {
         fds.set(fd, ioRead, ioWrite, ioPoll, ioPollReady);
     }
 
-    /** Removes the registration of {@code fd}, if any. Any thread. */
+    /**
+     * {@link #setFdHandler(int, Runnable, Runnable, BooleanSupplier, Runnable)} with the
+     * callbacks named: {@code ctx.setFdHandler(fd, FdHandler.read(this::onReadable))}. Any thread.
+     *
+     * @param fd the file descriptor to watch; the caller keeps it open until the handler is removed
+     * @param handler the callbacks; {@link FdHandler#NONE} removes the registration
+     * @throws ErrnoException when {@code fd} is not open (EBADF) or the kernel refuses it
+     */
+    public void setFdHandler(int fd, FdHandler handler) throws ErrnoException {
+        Objects.requireNonNull(handler, "handler");
+        fds.set(fd, handler.onRead(), handler.onWrite(), handler.poll(), handler.onPollReady());
+    }
+
+    /**
+     * Removes the registration of {@code fd}, if any. Any thread.
+     *
+     * @param fd the descriptor to stop watching
+     */
     public void removeFdHandler(int fd) {
         fds.remove(fd);
     }
 
-    /** Sets the poll-mode begin/end callbacks of a registered fd (QEMU aio_set_event_notifier_poll). Any thread. */
+    /**
+     * Sets the poll-mode begin/end callbacks of a registered fd (QEMU aio_set_event_notifier_poll). Any thread.
+     *
+     * @param fd a descriptor with a handler
+     * @param ioPollBegin runs when the loop starts polling in userspace, or null
+     * @param ioPollEnd runs when it stops, or null
+     */
     public void setFdPollBeginEnd(int fd, Runnable ioPollBegin, Runnable ioPollEnd) {
         fds.setPollBeginEnd(fd, ioPollBegin, ioPollEnd);
     }
 
-    /** Registers an event notifier: {@code setFdHandler(n.fd(), ioRead, null, ioPoll, ioPollReady)}. Any thread. */
+    /**
+     * Registers an event notifier: {@code setFdHandler(n.fd(), ioRead, null, ioPoll, ioPollReady)}. Any thread.
+     *
+     * @param n the notifier to watch
+     * @param ioRead runs when {@code n} is set, or null
+     * @param ioPoll returns whether {@code n} is set, without a system call; or null
+     * @param ioPollReady runs after {@code ioPoll} returned true, or null
+     * @throws ErrnoException if the kernel refuses the notifier's fd
+     */
     public void setEventNotifier(EventNotifier n, Runnable ioRead, BooleanSupplier ioPoll, Runnable ioPollReady)
             throws ErrnoException {
         setFdHandler(n.fd(), ioRead, null, ioPoll, ioPollReady);
     }
 
-    /** Unregisters an event notifier. Any thread. */
+    /**
+     * Unregisters an event notifier. Any thread.
+     *
+     * @param n the notifier to stop watching
+     */
     public void removeEventNotifier(EventNotifier n) {
         removeFdHandler(n.fd());
     }
@@ -383,7 +517,12 @@ public final class AioContext implements AutoCloseable {
         fds.advancePollClockForTest(deltaNs);
     }
 
-    /** The adaptive poll time of the handler of {@code fd}, or -1 if none (a diagnostic). Home thread. */
+    /**
+     * The adaptive poll time of the handler of {@code fd}, or -1 if none (a diagnostic). Home thread.
+     *
+     * @param fd a watched descriptor
+     * @return its poll time in ns, or -1
+     */
     public long fdHandlerPollNs(int fd) {
         checkHome("fdHandlerPollNs()");
         return fds.pollNs(fd);
@@ -392,12 +531,16 @@ public final class AioContext implements AutoCloseable {
     // ------------------------------------------------------------------------------------------
     // io_uring (the submission API is io.jaio.uring.IoUring.of(ctx))
 
-    /** Whether this context runs on io_uring, so {@code IoUring.of(ctx)} works. Any thread. */
+    /** {@return whether this context runs on io_uring, so {@code IoUring.of(ctx)} works}. Any thread. */
     public boolean hasIoUring() {
         return hasIoUring;
     }
 
-    /** Why this context does not use io_uring (the kernel's answer, or the builder's choice), or null. */
+    /**
+     * Why this context does not use io_uring (the kernel's answer, or the builder's choice), or null.
+     *
+     * @return the reason, or null when this context runs on io_uring
+     */
     public String ioUringUnavailableReason() {
         return ioUringUnavailable;
     }
@@ -409,28 +552,40 @@ public final class AioContext implements AutoCloseable {
      * Sets adaptive polling (QEMU aio_context_set_poll_params): spin up to {@code pollMaxNs}
      * before blocking (0 turns polling off), growing poll times by {@code pollGrow} (0 = x2) and
      * shrinking by {@code pollShrink} (0 = reset). Resets every handler's poll time. Any thread.
+     *
+     * @param pollMaxNs the longest userspace poll in ns, 0 for none
+     * @param pollGrow the factor poll times grow by, 0 for 2
+     * @param pollShrink the factor they shrink by, 0 to reset to 0
      */
     public void setPollParams(long pollMaxNs, long pollGrow, long pollShrink) {
         params.setPollParams(pollMaxNs, pollGrow, pollShrink);
     }
 
+    /** {@return the longest userspace poll in ns (0: polling is off)} Any thread. */
     public long pollMaxNs() {
         return pollSet.maxNs();
     }
 
+    /** {@return the poll-time growth factor (0: doubling)} Any thread. */
     public long pollGrow() {
         return pollSet.grow();
     }
 
+    /** {@return the poll-time shrink factor (0: reset to 0)} Any thread. */
     public long pollShrink() {
         return pollSet.shrink();
     }
 
-    /** Maximum requests an I/O engine batches per submission (0 = the engine's default). Any thread. */
+    /**
+     * Maximum requests an I/O engine batches per submission (0 = the engine's default). Any thread.
+     *
+     * @param aioMaxBatch requests per submission, {@code >= 0}
+     */
     public void setAioMaxBatch(long aioMaxBatch) {
         params.setAioMaxBatch(aioMaxBatch);
     }
 
+    /** {@return the batch limit set by {@link #setAioMaxBatch} (0: the engine's default)} Any thread. */
     public long aioMaxBatch() {
         return params.aioMaxBatch();
     }
@@ -439,16 +594,20 @@ public final class AioContext implements AutoCloseable {
      * Sets the size limits of this context's thread pool ({@code io.jaio.block.ThreadPool.of},
      * QEMU aio_context_set_thread_pool_params). Any thread.
      *
+     * @param min worker threads kept alive when idle
+     * @param max the most worker threads
      * @throws IllegalArgumentException unless {@code 0 <= min <= max} and {@code max >= 1}
      */
     public void setThreadPoolParams(int min, int max) {
         params.setThreadPoolParams(min, max);
     }
 
+    /** {@return the thread pool's minimum size} Any thread. */
     public int threadPoolMin() {
         return params.threadPoolMin();
     }
 
+    /** {@return the thread pool's maximum size} Any thread. */
     public int threadPoolMax() {
         return params.threadPoolMax();
     }
@@ -460,6 +619,8 @@ public final class AioContext implements AutoCloseable {
      * A snapshot of this context's counters and gauges; {@link AioStats} says what a reader on
      * another thread may see (each figure monotonic, not a consistent cut). Any thread; cheap:
      * no lock of the loop's, a few loads, the timer lists' and the pool's locks for their sizes.
+     *
+     * @return a new immutable snapshot, taken now
      */
     public AioStats stats() {
         return io.jaio.internal.loop.ContextStats.snapshot(name, callbacks, wakeup, pollSet, table, core, timers);
@@ -561,25 +722,47 @@ public final class AioContext implements AutoCloseable {
         private Builder() {
         }
 
-        /** The name used in logs, errors and leak reports. */
+        /**
+         * The name used in logs, errors and leak reports.
+         *
+         * @param name the context's name
+         * @return this builder
+         */
         public Builder name(String name) {
             this.name = Objects.requireNonNull(name, "name");
             return this;
         }
 
-        /** Which kernel interface to wait on (default: the {@code jaio.fdmon} property, else POLL). */
+        /**
+         * Which kernel interface to wait on (default: the {@code jaio.fdmon} property, else POLL).
+         *
+         * @param kind the monitor to try first
+         * @return this builder
+         */
         public Builder fdMonitor(FdMonitorKind kind) {
             this.kind = Objects.requireNonNull(kind, "kind");
             return this;
         }
 
-        /** Whether the POLL monitor may upgrade to epoll at 64 fds (default true). */
+        /**
+         * Whether the POLL monitor may upgrade to epoll at 64 fds (default true).
+         *
+         * @param allowed whether to upgrade
+         * @return this builder
+         */
         public Builder epollUpgrade(boolean allowed) {
             this.epollUpgrade = allowed;
             return this;
         }
 
-        /** Initial adaptive-polling parameters; see {@link AioContext#setPollParams}. Default 0 (off). */
+        /**
+         * Initial adaptive-polling parameters; see {@link AioContext#setPollParams}. Default 0 (off).
+         *
+         * @param pollMaxNs the longest userspace poll in ns, 0 for none
+         * @param pollGrow the factor poll times grow by, 0 for 2
+         * @param pollShrink the factor they shrink by, 0 to reset to 0
+         * @return this builder
+         */
         public Builder pollParams(long pollMaxNs, long pollGrow, long pollShrink) {
             ContextParams.requirePollParams(pollMaxNs, pollGrow, pollShrink);
             this.pollMaxNs = pollMaxNs;
@@ -591,6 +774,9 @@ public final class AioContext implements AutoCloseable {
         /**
          * Whether an IO_URING context may use io_uring (default true). With false it falls back
          * exactly as when the kernel refuses io_uring: tests use it to exercise the fallback.
+         *
+         * @param allowed false to make the context fall back
+         * @return this builder
          */
         public Builder allowIoUring(boolean allowed) {
             this.allowIoUring = allowed;
@@ -601,6 +787,9 @@ public final class AioContext implements AutoCloseable {
          * The kernel timer slack to give the home thread (prctl PR_SET_TIMERSLACK), so timed
          * waits end on time: default 1 ns as in QEMU; 0 leaves the thread's setting alone (Linux
          * defaults to 50 us). It is a property of the thread, kept after the context closes.
+         *
+         * @param ns the slack in ns, {@code >= 0}
+         * @return this builder
          */
         public Builder timerSlackNs(long ns) {
             ContextParams.requireNonNegative("timerSlackNs", ns);
@@ -608,7 +797,23 @@ public final class AioContext implements AutoCloseable {
             return this;
         }
 
-        /** Submission-queue size of the io_uring monitor, 1..32768 (default 256; the CQ is twice that). */
+        /**
+         * {@link #timerSlackNs} as a {@link Duration}.
+         *
+         * @param slack the slack, not negative
+         * @return this builder
+         * @throws IllegalArgumentException if {@code slack} is negative
+         */
+        public Builder timerSlack(Duration slack) {
+            return timerSlackNs(Timer.nonNegativeNanos("timerSlack", slack));
+        }
+
+        /**
+         * Submission-queue size of the io_uring monitor, 1..32768 (default 256; the CQ is twice that).
+         *
+         * @param entries the submission-queue size
+         * @return this builder
+         */
         public Builder ioUringEntries(int entries) {
             if (entries < 1 || entries > 32768) {
                 throw new IllegalArgumentException("ioUringEntries=" + entries + " (expected 1..32768)");
@@ -617,13 +822,23 @@ public final class AioContext implements AutoCloseable {
             return this;
         }
 
-        /** Where exceptions from callbacks go (default: logged). */
+        /**
+         * Where exceptions from callbacks go (default: logged).
+         *
+         * @param handler receives every exception a callback throws
+         * @return this builder
+         */
         public Builder errorHandler(CallbackErrorHandler handler) {
             this.errorHandler = Objects.requireNonNull(handler, "handler");
             return this;
         }
 
-        /** Builds the context; the calling thread becomes its home thread. */
+        /**
+         * Builds the context; the calling thread becomes its home thread.
+         *
+         * @return the new context
+         * @throws ErrnoException if the kernel refuses the eventfd or every fd monitor
+         */
         public AioContext build() throws ErrnoException {
             return new AioContext(this);
         }

@@ -81,7 +81,7 @@ public final class AioSource {
         this.timespec = table.arena().allocate(Structs.TIMESPEC_SIZE, 8);
     }
 
-    /** The context this source drives. */
+    /** {@return the context this source drives} */
     public AioContext context() {
         return ctx;
     }
@@ -89,6 +89,8 @@ public final class AioSource {
     /**
      * The fd an outer loop waits on for POLLIN (the class notes say what it holds). Any thread.
      * It stays the same until the context closes, which closes it.
+     *
+     * @return the source's fd, owned by the context
      */
     public int fd() {
         return waitSet.fd();
@@ -125,6 +127,8 @@ public final class AioSource {
      * QEMU aio_ctx_check: ends the wait (clears bit 0 and the notified flag), collects the ready
      * fds with a non-blocking wait of the monitor, and says whether {@link #dispatch()} has work:
      * a ready fd, a scheduled bottom half (idle ones too), a queued completion or a due timer.
+     *
+     * @return whether {@link #dispatch()} has work to do
      */
     public boolean check() {
         ctx.checkOuterLoopCall("AioSource.check()");
@@ -166,6 +170,7 @@ public final class AioSource {
      * prepare, wait on {@link #fd()} for the timeout if {@code mayBlock}, check, and dispatch if
      * check said so. Home thread.
      *
+     * @param mayBlock whether to wait on the fd until the prepared timeout
      * @return whether check found work and dispatch ran (not whether it made progress)
      */
     public boolean iterate(boolean mayBlock) {
@@ -202,6 +207,8 @@ public final class AioSource {
      * {@code parent} polls, and a nested poll of this context still works. Both contexts must
      * share a home thread; call from it. Close the attachment before closing either context.
      *
+     * @param parent the context whose loop runs this source; same home thread
+     * @return the attachment; closing it detaches the source
      * @throws ErrnoException when {@code parent} refuses the fd
      */
     public Attachment attachTo(AioContext parent) throws ErrnoException {

@@ -35,6 +35,8 @@ public final class AioWait {
      * be the main thread, and polls the main context: then whoever makes {@code cond} false must
      * call {@link #kick()}. The iohandler context is never polled here.
      *
+     * @param ctx the context whose home thread calls, or null to wait from the main thread
+     * @param cond evaluated on the calling thread before each iteration; the wait ends when it is false
      * @return whether it had to wait (cond was true at least once)
      * @throws IllegalStateException from a thread that is neither
      */
@@ -84,6 +86,9 @@ public final class AioWait {
     /**
      * QEMU aio_wait_bh_oneshot: runs {@code cb} in a bottom half of {@code ctx} and waits, polling
      * the main context, until it has run. Main thread only.
+     *
+     * @param ctx the context whose home thread runs {@code cb}
+     * @param cb the code to run there
      */
     public static void runInContextAndWait(AioContext ctx, Runnable cb) {
         Objects.requireNonNull(cb, "cb");

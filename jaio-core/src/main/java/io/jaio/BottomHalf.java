@@ -29,12 +29,12 @@ public final class BottomHalf {
         this.node = node;
     }
 
-    /** The name given at creation, used in leak reports and error messages. */
+    /** {@return the name given at creation, used in leak reports and error messages} */
     public String name() {
         return node.name();
     }
 
-    /** The context this bottom half runs in. */
+    /** {@return the context this bottom half runs in} */
     public AioContext context() {
         return ctx;
     }
@@ -70,7 +70,7 @@ public final class BottomHalf {
         node.delete();
     }
 
-    /** Whether a run is pending (scheduled and not yet started, cancelled or deleted). Any thread. */
+    /** {@return whether a run is pending (scheduled and not yet started, cancelled or deleted)}. Any thread. */
     public boolean isScheduled() {
         return node.isScheduled();
     }

@@ -11,6 +11,8 @@ package io.jaio;
 @FunctionalInterface
 public interface CallbackErrorHandler {
     /**
+     * Called with each exception a callback threw, on the home thread.
+     *
      * @param context the context whose loop caught it
      * @param source what threw: {@code "bottom half 'name'"}, {@code "timer on REALTIME"},
      *     {@code "io_read of fd 17"}, {@code "fd monitor"}
@@ -18,7 +20,11 @@ public interface CallbackErrorHandler {
      */
     void onCallbackError(AioContext context, String source, Throwable error);
 
-    /** The default: log at WARNING through {@code System.Logger} "io.jaio". */
+    /**
+     * The default: log at WARNING through {@code System.Logger} "io.jaio".
+     *
+     * @return a handler that logs and lets the loop go on
+     */
     static CallbackErrorHandler logging() {
         return (ctx, source, error) -> System.getLogger("io.jaio").log(System.Logger.Level.WARNING,
                 "context '" + ctx.name() + "': " + source + " threw", error);

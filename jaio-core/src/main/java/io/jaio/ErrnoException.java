@@ -12,10 +12,14 @@ import java.io.IOException;
 public class ErrnoException extends IOException {
     private static final long serialVersionUID = 1L;
 
+    /** The failed call with its arguments. */
     private final String syscall;
+    /** The positive errno value. */
     private final int errno;
 
     /**
+     * An exception for {@code syscall} failing with {@code errno}.
+     *
      * @param syscall the call and its arguments, for example {@code "epoll_ctl(ADD, fd=17)"}
      * @param errno the positive errno value the call failed with
      */
@@ -25,17 +29,17 @@ public class ErrnoException extends IOException {
         this.errno = errno;
     }
 
-    /** The failed call with its arguments. */
+    /** {@return the failed call with its arguments} */
     public String syscall() {
         return syscall;
     }
 
-    /** The positive errno value. */
+    /** {@return the positive errno value} */
     public int errno() {
         return errno;
     }
 
-    /** The symbolic errno name, such as {@code EBADF}, or {@code errno=N} when it has none here. */
+    /** {@return the symbolic errno name, such as {@code EBADF}, or {@code errno=N} when it has none here} */
     public String errnoName() {
         return io.jaio.internal.sys.Errno.name(errno);
     }

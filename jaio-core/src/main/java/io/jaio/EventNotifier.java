@@ -28,6 +28,8 @@ public final class EventNotifier implements AutoCloseable {
      * Creates a non-blocking, close-on-exec eventfd.
      *
      * @param active whether the notifier starts set
+     * @return the new notifier, owned by the caller (close it)
+     * @throws ErrnoException if eventfd(2) fails (EMFILE, ENFILE)
      */
     public static EventNotifier create(boolean active) throws ErrnoException {
         int fd = Syscalls.eventfd(0, Syscalls.EFD_NONBLOCK | Syscalls.EFD_CLOEXEC);
@@ -38,7 +40,7 @@ public final class EventNotifier implements AutoCloseable {
         return n;
     }
 
-    /** The eventfd. */
+    /** {@return the eventfd} */
     public int fd() {
         return fd;
     }
@@ -57,7 +59,11 @@ public final class EventNotifier implements AutoCloseable {
         }
     }
 
-    /** Drains the notifier; returns whether it was set. Any thread. */
+    /**
+     * Drains the notifier; returns whether it was set. Any thread.
+     *
+     * @return whether the notifier was set
+     */
     public boolean testAndClear() {
         checkOpen();
         try (Arena a = Arena.ofConfined()) {

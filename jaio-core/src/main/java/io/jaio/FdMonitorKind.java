@@ -22,7 +22,7 @@ public enum FdMonitorKind {
      */
     IO_URING;
 
-    /** The kind named by {@code jaio.fdmon}, or {@link #IO_URING}. */
+    /** {@return the kind named by {@code jaio.fdmon}, or {@link #IO_URING}} */
     public static FdMonitorKind fromSystemProperty() {
         String v = System.getProperty("jaio.fdmon", "").trim();
         return switch (v) {

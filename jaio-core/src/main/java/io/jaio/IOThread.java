@@ -31,12 +31,25 @@ public final class IOThread implements AutoCloseable {
         this.thread = Thread.ofPlatform().name("IO " + name).unstarted(() -> run(builder));
     }
 
-    /** Starts an IOThread named {@code name} with default options. */
+    /**
+     * Starts an IOThread named {@code name} with default options.
+     *
+     * @param name the thread's and the context's name
+     * @return the running thread
+     * @throws ErrnoException if the context cannot be built
+     */
     public static IOThread start(String name) throws ErrnoException {
         return start(name, AioContext.builder().name(name).pollParams(DEFAULT_POLL_MAX_NS, 0, 0));
     }
 
-    /** Starts an IOThread whose context is built from {@code builder} on the new thread. */
+    /**
+     * Starts an IOThread whose context is built from {@code builder} on the new thread.
+     *
+     * @param name the thread's name
+     * @param builder the context's options; used on the new thread
+     * @return the running thread
+     * @throws ErrnoException if the context cannot be built
+     */
     public static IOThread start(String name, AioContext.Builder builder) throws ErrnoException {
         Objects.requireNonNull(builder, "builder");
         IOThread t = new IOThread(name, builder);
@@ -92,12 +105,16 @@ public final class IOThread implements AutoCloseable {
         }
     }
 
-    /** The context this thread runs. */
+    /** {@return the context this thread runs} */
     public AioContext context() {
         return ctx;
     }
 
-    /** The platform thread. */
+    /**
+     * The platform thread.
+     *
+     * @return the platform thread that runs the context
+     */
     public Thread thread() {
         return thread;
     }

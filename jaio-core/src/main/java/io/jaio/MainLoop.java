@@ -58,7 +58,12 @@ public final class MainLoop implements AutoCloseable {
         this.timespec = arena.allocate(Structs.TIMESPEC_SIZE, 8);
     }
 
-    /** QEMU qemu_init_main_loop with the default fd monitor; see {@link #create(FdMonitorKind)}. */
+    /**
+     * QEMU qemu_init_main_loop with the default fd monitor; see {@link #create(FdMonitorKind)}.
+     *
+     * @return the main loop; the caller is now the main thread
+     * @throws ErrnoException if a context cannot be built
+     */
     public static MainLoop create() throws ErrnoException {
         return create(FdMonitorKind.fromSystemProperty());
     }
@@ -67,8 +72,11 @@ public final class MainLoop implements AutoCloseable {
      * QEMU qemu_init_main_loop: builds the main and iohandler contexts on the calling thread,
      * which becomes the main thread, and makes the main context its current one.
      *
+     * @param kind the fd monitor of both contexts
+     * @return the main loop
      * @throws IllegalStateException if a main loop is already open, or the calling thread already
      *     has a current context
+     * @throws ErrnoException if a context cannot be built
      */
     public static MainLoop create(FdMonitorKind kind) throws ErrnoException {
         Objects.requireNonNull(kind, "kind");
@@ -101,17 +109,25 @@ public final class MainLoop implements AutoCloseable {
         return loop;
     }
 
-    /** The open main loop, or null (QEMU: the main loop exists once qemu_init_main_loop ran). Any thread. */
+    /**
+     * The open main loop, or null (QEMU: the main loop exists once qemu_init_main_loop ran). Any thread.
+     *
+     * @return the open main loop, or null
+     */
     public static MainLoop get() {
         return INSTANCE.get();
     }
 
-    /** The main context (QEMU qemu_get_aio_context). */
+    /** {@return the main context (QEMU qemu_get_aio_context)} */
     public AioContext context() {
         return main;
     }
 
-    /** The iohandler context (QEMU iohandler_get_aio_context): only {@link #mainLoopWait} runs it. */
+    /**
+     * The iohandler context (QEMU iohandler_get_aio_context): only {@link #mainLoopWait} runs it.
+     *
+     * @return the iohandler context
+     */
     public AioContext iohandlerContext() {
         return iohandler;
     }
@@ -119,12 +135,21 @@ public final class MainLoop implements AutoCloseable {
     /**
      * QEMU qemu_set_fd_handler: registers {@code ioRead} / {@code ioWrite} for {@code fd} in the
      * iohandler context, or removes the registration when both are null. Any thread.
+     *
+     * @param fd the descriptor to watch
+     * @param ioRead runs when {@code fd} is readable, or null
+     * @param ioWrite runs when {@code fd} is writable, or null
+     * @throws ErrnoException when {@code fd} is not open (EBADF) or the kernel refuses it
      */
     public void setFdHandler(int fd, Runnable ioRead, Runnable ioWrite) throws ErrnoException {
         iohandler.setFdHandler(fd, ioRead, ioWrite, null, null);
     }
 
-    /** Removes what {@link #setFdHandler} registered for {@code fd}. Any thread. */
+    /**
+     * Removes what {@link #setFdHandler} registered for {@code fd}. Any thread.
+     *
+     * @param fd the descriptor to stop watching
+     */
     public void removeFdHandler(int fd) {
         iohandler.removeFdHandler(fd);
     }
@@ -139,6 +164,7 @@ public final class MainLoop implements AutoCloseable {
      * fds for the sooner of their timeouts (not at all if {@code nonblocking}), checks both, and
      * dispatches the main context, then the iohandler context. Main thread only.
      *
+     * @param nonblocking true to only dispatch what is ready
      * @return whether a dispatch made progress (a bottom half, fd handler or timer ran)
      */
     public boolean mainLoopWait(boolean nonblocking) {

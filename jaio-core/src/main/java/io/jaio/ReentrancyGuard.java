@@ -18,12 +18,12 @@ public final class ReentrancyGuard {
     public ReentrancyGuard() {
     }
 
-    /** Whether a guarded bottom half is running right now. */
+    /** {@return whether a guarded bottom half is running right now} */
     public boolean isEngaged() {
         return state.isEngaged();
     }
 
-    /** How many times a guarded bottom half started while the guard was already engaged. */
+    /** {@return how many times a guarded bottom half started while the guard was already engaged} */
     public long reentries() {
         return state.reentries();
     }

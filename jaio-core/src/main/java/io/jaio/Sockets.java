@@ -49,7 +49,16 @@ public final class Sockets {
     private Sockets() {
     }
 
-    /** A listening TCP socket on {@code host} (an IP literal or name) and {@code port} (0 = any). */
+    /**
+     * A listening TCP socket on {@code host} (an IP literal or name) and {@code port} (0 = any).
+     *
+     * @param host an IP literal or a name to resolve
+     * @param port the port, 0 for any free one
+     * @param backlog the listen(2) backlog
+     * @return the listening socket, non-blocking and close-on-exec
+     * @throws ErrnoException if socket, bind or listen fails (EADDRINUSE, EACCES)
+     * @throws UnknownHostException if {@code host} does not resolve
+     */
     public static int listenTcp(String host, int port, int backlog) throws ErrnoException, UnknownHostException {
         if (port < 0 || port > 65535) {
             throw new IllegalArgumentException("port=" + port + " (expected 0..65535)");
@@ -65,7 +74,14 @@ public final class Sockets {
         }
     }
 
-    /** A listening unix socket at {@code path}; an existing socket file there is replaced. */
+    /**
+     * A listening unix socket at {@code path}; an existing socket file there is replaced.
+     *
+     * @param path the socket file to bind (at most 107 bytes)
+     * @param backlog the listen(2) backlog
+     * @return the listening socket, non-blocking and close-on-exec
+     * @throws ErrnoException if socket, bind or listen fails
+     */
     public static int listenUnix(String path, int backlog) throws ErrnoException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment sa = sockaddrUn(a, path);
@@ -80,7 +96,15 @@ public final class Sockets {
         }
     }
 
-    /** Connects a TCP socket (blocking until connected, then non-blocking). For clients and tests. */
+    /**
+     * Connects a TCP socket (blocking until connected, then non-blocking). For clients and tests.
+     *
+     * @param host an IP literal or a name to resolve
+     * @param port the server's port
+     * @return the connected socket, non-blocking and close-on-exec
+     * @throws ErrnoException if the connection fails (ECONNREFUSED, ETIMEDOUT)
+     * @throws UnknownHostException if {@code host} does not resolve
+     */
     public static int connectTcp(String host, int port) throws ErrnoException, UnknownHostException {
         InetAddress addr = InetAddress.getByName(host);
         try (Arena a = Arena.ofConfined()) {
@@ -91,7 +115,13 @@ public final class Sockets {
         }
     }
 
-    /** Connects a unix socket (blocking until connected, then non-blocking). */
+    /**
+     * Connects a unix socket (blocking until connected, then non-blocking).
+     *
+     * @param path the server's socket file
+     * @return the connected socket, non-blocking and close-on-exec
+     * @throws ErrnoException if the connection fails (ENOENT, ECONNREFUSED)
+     */
     public static int connectUnix(String path) throws ErrnoException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment sa = sockaddrUn(a, path);
@@ -100,7 +130,12 @@ public final class Sockets {
         }
     }
 
-    /** A connected pair of non-blocking unix stream sockets. */
+    /**
+     * A connected pair of non-blocking unix stream sockets.
+     *
+     * @return the two connected sockets
+     * @throws ErrnoException if socketpair(2) fails (EMFILE)
+     */
     public static int[] socketPair() throws ErrnoException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment fds = a.allocate(ValueLayout.JAVA_INT, 2);
@@ -112,7 +147,13 @@ public final class Sockets {
         }
     }
 
-    /** The local port of a bound TCP socket. */
+    /**
+     * The local port of a bound TCP socket.
+     *
+     * @param fd a bound TCP socket
+     * @return the port in host byte order
+     * @throws ErrnoException if getsockname fails
+     */
     public static int localPort(int fd) throws ErrnoException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment sa = a.allocate(128, 8);
@@ -126,22 +167,43 @@ public final class Sockets {
         }
     }
 
-    /** Accepts one connection: a non-blocking fd, or {@code -errno} ({@code -EAGAIN}: none pending). */
+    /**
+     * Accepts one connection: a non-blocking fd, or {@code -errno} ({@code -EAGAIN}: none pending).
+     *
+     * @param listenFd a listening socket
+     * @return the accepted socket, or {@code -errno}
+     */
     public static int accept(int listenFd) {
         return Syscalls.accept4(Syscalls.threadErrnoSegment(), listenFd, SOCK_NONBLOCK | SOCK_CLOEXEC);
     }
 
-    /** Turns off Nagle's algorithm on a TCP socket (ignored elsewhere). */
+    /**
+     * Turns off Nagle's algorithm on a TCP socket (ignored elsewhere).
+     *
+     * @param fd a TCP socket
+     */
     public static void setNoDelay(int fd) {
         Syscalls.setsockoptInt(Syscalls.threadErrnoSegment(), fd, IPPROTO_TCP, TCP_NODELAY, 1);
     }
 
-    /** recv into {@code buf}: bytes, 0 at end of stream, or {@code -errno}. */
+    /**
+     * recv into {@code buf}: bytes, 0 at end of stream, or {@code -errno}.
+     *
+     * @param fd a connected socket
+     * @param buf native memory to fill (up to its size)
+     * @return bytes received, 0 at end of stream, or {@code -errno}
+     */
     public static long recv(int fd, MemorySegment buf) {
         return Syscalls.recv(Syscalls.threadErrnoSegment(), fd, buf, buf.byteSize(), MSG_DONTWAIT);
     }
 
-    /** send of {@code buf} with MSG_NOSIGNAL: bytes, or {@code -errno}. */
+    /**
+     * send of {@code buf} with MSG_NOSIGNAL: bytes, or {@code -errno}.
+     *
+     * @param fd a connected socket
+     * @param buf native memory to send
+     * @return bytes sent, or {@code -errno}
+     */
     public static long send(int fd, MemorySegment buf) {
         return Syscalls.send(Syscalls.threadErrnoSegment(), fd, buf, buf.byteSize(), MSG_NOSIGNAL | MSG_DONTWAIT);
     }
@@ -149,12 +211,22 @@ public final class Sockets {
     /**
      * sendmsg of a prepared {@code struct msghdr} (use {@link #prepareMsghdr}) with MSG_NOSIGNAL:
      * bytes, or {@code -errno}.
+     *
+     * @param fd a connected socket
+     * @param msghdr the prepared header ({@link #MSGHDR_SIZE} bytes)
+     * @return bytes sent, or {@code -errno}
      */
     public static long sendmsg(int fd, MemorySegment msghdr) {
         return Syscalls.sendmsg(Syscalls.threadErrnoSegment(), fd, msghdr, MSG_NOSIGNAL | MSG_DONTWAIT);
     }
 
-    /** Points {@code msghdr} at {@code count} iovecs starting at {@code iovecs} (no name, no control data). */
+    /**
+     * Points {@code msghdr} at {@code count} iovecs starting at {@code iovecs} (no name, no control data).
+     *
+     * @param msghdr native memory of {@link #MSGHDR_SIZE} bytes to fill
+     * @param iovecs native memory holding {@code count} iovecs
+     * @param count the number of iovecs
+     */
     public static void prepareMsghdr(MemorySegment msghdr, MemorySegment iovecs, int count) {
         msghdr.set(ValueLayout.JAVA_LONG, 0, 0L); // msg_name
         msghdr.set(ValueLayout.JAVA_INT, 8, 0); // msg_namelen
@@ -165,7 +237,11 @@ public final class Sockets {
         msghdr.set(ValueLayout.JAVA_INT, 48, 0); // msg_flags
     }
 
-    /** Shuts down both directions (the fd stays open). */
+    /**
+     * Shuts down both directions (the fd stays open).
+     *
+     * @param fd a connected socket
+     */
     public static void shutdown(int fd) {
         Syscalls.shutdown(Syscalls.threadErrnoSegment(), fd, 2);
     }

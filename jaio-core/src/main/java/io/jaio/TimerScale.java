@@ -6,8 +6,11 @@ package io.jaio;
  * nanoseconds; the scale only multiplies what {@link Timer#mod} is given.
  */
 public enum TimerScale {
+    /** Nanoseconds. */
     NS(1),
+    /** Microseconds. */
     US(1_000),
+    /** Milliseconds. */
     MS(1_000_000);
 
     private final long nanos;
@@ -16,7 +19,7 @@ public enum TimerScale {
         this.nanos = nanos;
     }
 
-    /** Nanoseconds per unit. */
+    /** {@return nanoseconds per unit} */
     public long nanos() {
         return nanos;
     }

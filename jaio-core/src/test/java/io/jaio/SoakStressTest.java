@@ -48,6 +48,7 @@ class SoakStressTest {
     private SoakWork[] works;
     private SoakWork.Shared shared;
     private Timer[] agents;
+    private SoakExtras extras;
     private volatile boolean agentsStopped;
 
     @Test
@@ -70,7 +71,11 @@ class SoakStressTest {
         int fileFd = Fds.open(file.toString(), Fds.O_RDONLY, 0);
         try {
             start(seed, fileFd);
-            drive(seed, seconds);
+            extras = new SoakExtras(ledger, uringNode(), seed + 77);
+            extras.start();
+            long rssStart = rssKb();
+            drive(seed, seconds, rssStart);
+            extras.stop();
             quiesce();
             stopAll();
         } finally {
@@ -153,7 +158,39 @@ class SoakStressTest {
         agents[idx].modNs(n.ctx.clockNs(ClockType.REALTIME) + 20_000 + n.homeRandom.nextInt(200_000));
     }
 
-    private void drive(long seed, long seconds) throws InterruptedException {
+    /** The first node whose context has io_uring, or null. */
+    private SoakNode uringNode() {
+        for (SoakNode n : nodes) {
+            if (n.ctx.hasIoUring()) {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    /** This JVM's resident set (VmRSS), in KiB. */
+    static long rssKb() throws java.io.IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("VmRSS:")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", ""));
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * RSS must be flat once warm: the last sample of the drive may exceed the one taken a third of
+     * the way in by at most 64 MiB + 25% (JIT and heap sizing happen early; a leak grows steadily).
+     */
+    private void checkRss(long startKb, long thirdKb, long endKb) {
+        System.out.printf("SoakStressTest: RSS %d MiB at the start, %d MiB a third in, %d MiB at the end of the drive%n",
+                startKb >> 10, thirdKb >> 10, endKb >> 10);
+        if (endKb > thirdKb + thirdKb / 4 + (64 << 10)) {
+            ledger.fail("RSS grew from " + thirdKb + " KiB (a third in) to " + endKb + " KiB at the end of the drive");
+        }
+    }
+
+    private void drive(long seed, long seconds, long rssStartKb) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         List<Thread> drivers = new ArrayList<>();
         for (int d = 0; d < DRIVERS; d++) {
@@ -170,11 +207,23 @@ class SoakStressTest {
                 ledger.add("driver.ops", ops);
             })));
         }
+        long rssThird;
+        try {
+            Thread.sleep(TimeUnit.SECONDS.toMillis(seconds) / 3); // not a wait for an event: when to sample RSS
+            rssThird = rssKb();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
         for (Thread t : drivers) {
             t.join(TimeUnit.SECONDS.toMillis(seconds) + TimeUnit.NANOSECONDS.toMillis(TestSupport.HANG_NS));
             if (t.isAlive()) {
                 ledger.fail("driver '" + t.getName() + "' did not finish\n" + TestSupport.threadDump());
             }
+        }
+        try {
+            checkRss(rssStartKb, rssThird, rssKb());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 

@@ -79,8 +79,11 @@ public final class TimerLateness {
     }
 
     record Result(String side, long delayMs, double insertNs, double p50Us, double p99Us, double maxUs, double drainMs,
-            double armBytes, double fireBytes) {
+            double armBytes, double fireBytes, double[] cdfUs) {
     }
+
+    /** The percentiles of lateness each round records for the report's CDF ({@code cdfUs}, in µs). */
+    static final double[] CDF_PERCENTILES = {0, 1, 5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 99.9, 99.99, 100};
 
     /** Bytes allocated by a thread (HotSpot's per-thread counter), to show the arming and firing paths allocate nothing. */
     private static final com.sun.management.ThreadMXBean MX =
@@ -207,8 +210,20 @@ public final class TimerLateness {
         long[] late = rec.late.clone();
         Arrays.sort(late);
         int n = late.length;
+        double[] cdf = new double[CDF_PERCENTILES.length];
+        for (int i = 0; i < cdf.length; i++) {
+            cdf[i] = late[(int) Math.min(n - 1, Math.floor(n * CDF_PERCENTILES[i] / 100))] / 1e3;
+        }
         return new Result(side, delayMs, (double) insertNs / n, late[n / 2] / 1e3, late[(int) (n * 0.99)] / 1e3,
-                late[n - 1] / 1e3, drainNs / 1e6, (double) armBytes / n, (double) fireBytes / n);
+                late[n - 1] / 1e3, drainNs / 1e6, (double) armBytes / n, (double) fireBytes / n, cdf);
+    }
+
+    private static String jsonArray(double[] v) {
+        StringBuilder b = new StringBuilder("[");
+        for (int i = 0; i < v.length; i++) {
+            b.append(i == 0 ? "" : ",").append(String.format(Locale.ROOT, "%.2f", v[i]));
+        }
+        return b.append(']').toString();
     }
 
     private static double median(List<Result> rs, java.util.function.ToDoubleFunction<Result> f) {
@@ -242,11 +257,11 @@ public final class TimerLateness {
         first = true;
         for (Result r : results) {
             js.append(first ? "" : ",").append(String.format(Locale.ROOT,
-                    "{\"side\":\"%s\",\"delayMs\":%d,\"insertNsPerTimer\":%.1f,\"lateP50Us\":%.1f,\"lateP99Us\":%.1f,\"lateMaxUs\":%.1f,\"drainMs\":%.1f,\"armBytesPerTimer\":%.2f,\"fireBytesPerTimer\":%.2f}",
-                    r.side, r.delayMs, r.insertNs, r.p50Us, r.p99Us, r.maxUs, r.drainMs, r.armBytes, r.fireBytes));
+                    "{\"side\":\"%s\",\"delayMs\":%d,\"insertNsPerTimer\":%.1f,\"lateP50Us\":%.1f,\"lateP99Us\":%.1f,\"lateMaxUs\":%.1f,\"drainMs\":%.1f,\"armBytesPerTimer\":%.2f,\"fireBytesPerTimer\":%.2f,\"cdfUs\":%s}",
+                    r.side, r.delayMs, r.insertNs, r.p50Us, r.p99Us, r.maxUs, r.drainMs, r.armBytes, r.fireBytes, jsonArray(r.cdfUs)));
             first = false;
         }
-        js.append("]}\n");
+        js.append("],\"cdfPercentiles\":").append(jsonArray(CDF_PERCENTILES)).append("}\n");
         if (!json.equals("-")) {
             Files.writeString(Path.of(json), js);
         }

@@ -23,7 +23,7 @@ public abstract class Aiocb {
     protected Aiocb() {
     }
 
-    /** The context whose home thread completes this operation. */
+    /** {@return the context whose home thread completes this operation} */
     public abstract AioContext context();
 
     /** Asks for cancellation and returns at once. Does nothing if the operation is not in flight. */
@@ -69,7 +69,11 @@ public abstract class Aiocb {
         }
     }
 
-    /** The current reference count (0 when the operation is not in flight and nobody holds it). */
+    /**
+     * The current reference count (0 when the operation is not in flight and nobody holds it).
+     *
+     * @return the current reference count
+     */
     public final int refCount() {
         return refcnt;
     }

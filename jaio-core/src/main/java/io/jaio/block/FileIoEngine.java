@@ -31,28 +31,69 @@ public interface FileIoEngine {
     /** Receives the result of one operation. Reusable: the engine keeps no reference after calling it. */
     @FunctionalInterface
     interface Completion {
-        /** @param result bytes transferred, 0, or {@code -errno} */
+        /**
+         * Called once on the home thread with the operation's result.
+         *
+         * @param result bytes transferred, 0, or {@code -errno}
+         */
         void complete(long result);
     }
 
-    /** "io_uring", "linux-aio" or "threads". */
+    /**
+     * "io_uring", "linux-aio" or "threads".
+     *
+     * @return {@code "io_uring"}, {@code "linux-aio"} or {@code "threads"}
+     */
     String name();
 
-    /** Reads {@code buf.byteSize()} bytes at {@code offset} into {@code buf}. */
+    /**
+     * Reads {@code buf.byteSize()} bytes at {@code offset} into {@code buf}.
+     *
+     * @param fd the open file; with the Linux AIO engine it must be opened with O_DIRECT
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param buf native memory, alive until {@code done} runs
+     * @param done receives the result on the home thread: as the system call returns, or {@code -errno}
+     */
     void read(int fd, long offset, MemorySegment buf, Completion done);
 
-    /** Writes {@code buf} at {@code offset}; with {@code fua} the data is durable (RWF_DSYNC) before completion. */
+    /**
+     * Writes {@code buf} at {@code offset}; with {@code fua} the data is durable (RWF_DSYNC) before completion.
+     *
+     * @param fd the open file; with the Linux AIO engine it must be opened with O_DIRECT
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param buf native memory, alive until {@code done} runs
+     * @param fua whether the data must be durable when {@code done} runs
+     * @param done receives the result on the home thread: as the system call returns, or {@code -errno}
+     */
     void write(int fd, long offset, MemorySegment buf, boolean fua, Completion done);
 
-    /** Makes written data durable (fdatasync). */
+    /**
+     * Makes written data durable (fdatasync).
+     *
+     * @param fd the open file; with the Linux AIO engine it must be opened with O_DIRECT
+     * @param done receives 0 or {@code -errno} on the home thread
+     */
     void flush(int fd, Completion done);
 
-    /** Deallocates a range (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): it then reads as zeroes. */
+    /**
+     * Deallocates a range (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE): it then reads as zeroes.
+     *
+     * @param fd the open file; with the Linux AIO engine it must be opened with O_DIRECT
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param length the number of bytes, {@code >= 0}
+     * @param done receives 0 or {@code -errno} on the home thread
+     */
     void discard(int fd, long offset, long length, Completion done);
 
     /**
      * Makes a range read as zeroes: FALLOC_FL_ZERO_RANGE, or, with {@code mayUnmap}, a hole punch;
      * falls back to writing zeroes where the file system supports neither.
+     *
+     * @param fd the open file; with the Linux AIO engine it must be opened with O_DIRECT
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param length the number of bytes, {@code >= 0}
+     * @param mayUnmap whether the range may become a hole instead of allocated zeroes
+     * @param done receives 0 or {@code -errno} on the home thread
      */
     void writeZeroes(int fd, long offset, long length, boolean mayUnmap, Completion done);
 }

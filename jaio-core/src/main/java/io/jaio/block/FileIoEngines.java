@@ -15,6 +15,8 @@ public final class FileIoEngines {
     /**
      * The io_uring engine: each operation is one request on the context's ring.
      *
+     * @param ctx a context that runs on io_uring
+     * @return an engine bound to {@code ctx}
      * @throws IllegalStateException if the context does not run on io_uring
      */
     public static FileIoEngine ioUring(AioContext ctx) {
@@ -27,7 +29,12 @@ public final class FileIoEngines {
         return new UringFileIoEngine(ctx);
     }
 
-    /** The thread-pool engine: positional system calls on the context's thread pool. */
+    /**
+     * The thread-pool engine: positional system calls on the context's thread pool.
+     *
+     * @param ctx the context whose thread pool runs the calls
+     * @return an engine bound to {@code ctx}
+     */
     public static FileIoEngine threadPool(AioContext ctx) {
         return new ThreadPoolFileIoEngine(ctx);
     }
@@ -42,6 +49,8 @@ public final class FileIoEngines {
      * {@link IllegalArgumentException}, since Linux AIO does buffered I/O inside io_submit,
      * blocking the loop.
      *
+     * @param ctx the context whose home thread submits and completes
+     * @return an engine bound to {@code ctx}
      * @throws ErrnoException when the kernel has no Linux AIO ({@code io_setup}: ENOSYS) or the
      *     system-wide limit {@code /proc/sys/fs/aio-max-nr} is used up (EAGAIN)
      */
@@ -56,7 +65,12 @@ public final class FileIoEngines {
         return new LinuxAioFileIoEngine(ctx, LinuxAio.of(ctx, depth));
     }
 
-    /** io_uring where the context has it, else the thread pool. */
+    /**
+     * io_uring where the context has it, else the thread pool.
+     *
+     * @param ctx the context the engine is bound to
+     * @return the io_uring engine or the thread-pool engine
+     */
     public static FileIoEngine best(AioContext ctx) {
         return ctx.hasIoUring() ? ioUring(ctx) : threadPool(ctx);
     }

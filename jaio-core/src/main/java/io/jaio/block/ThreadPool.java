@@ -114,6 +114,8 @@ public final class ThreadPool {
      * {@link AioContext#setThreadPoolParams}, and the context's {@code close()} closes it. Home
      * thread.
      *
+     * @param ctx the context whose home thread calls
+     * @return the context's pool (always the same one)
      * @throws IllegalStateException off the home thread or on a closed context
      */
     public static ThreadPool of(AioContext ctx) {
@@ -152,7 +154,7 @@ public final class ThreadPool {
         }
     }
 
-    /** The context whose home thread runs the completions. */
+    /** {@return the context whose home thread runs the completions} */
     public AioContext context() {
         return ctx;
     }
@@ -162,6 +164,7 @@ public final class ThreadPool {
     /**
      * Queues {@code task}; its completion runs in a later poll(). Home thread.
      *
+     * @param task a task that is not pending
      * @throws IllegalStateException if the task is already pending or the context is closed
      */
     public void submit(ThreadPoolTask task) {
@@ -196,6 +199,8 @@ public final class ThreadPool {
      * (QEMU thread_pool_submit_aio); {@code done} may be null. Allocates a task per call; hot
      * paths reuse a {@link ThreadPoolTask} instead. Home thread.
      *
+     * @param work runs on a worker thread; returns a result {@code >= 0} or {@code -errno}
+     * @param done receives the result on the home thread, or null
      * @return the control block, for cancellation
      */
     public ThreadPoolTask submitCallable(LongSupplier work, FileIoEngine.Completion done) {
@@ -243,12 +248,20 @@ public final class ThreadPool {
         }
     }
 
-    /** Submitted tasks whose completion has not run yet. Home thread. */
+    /**
+     * Submitted tasks whose completion has not run yet. Home thread.
+     *
+     * @return submitted tasks whose completion has not run yet
+     */
     public int inFlight() {
         return inFlight;
     }
 
-    /** Worker threads alive or being started. Any thread. */
+    /**
+     * Worker threads alive or being started. Any thread.
+     *
+     * @return worker threads alive or being started
+     */
     public int threadCount() {
         lock.lock();
         try {
@@ -258,7 +271,11 @@ public final class ThreadPool {
         }
     }
 
-    /** Requests queued and not yet taken by a worker. Any thread. */
+    /**
+     * Requests queued and not yet taken by a worker. Any thread.
+     *
+     * @return the queue's length at the moment the pool's lock was held
+     */
     public int queuedCount() {
         lock.lock();
         try {

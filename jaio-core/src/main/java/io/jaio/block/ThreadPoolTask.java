@@ -59,10 +59,16 @@ public abstract class ThreadPoolTask extends Aiocb {
     /**
      * The work, on a worker thread. Return a result {@code >= 0} or {@code -errno}. An exception
      * goes to the context's error handler and completes the task with {@code -EIO}.
+     *
+     * @return a result {@code >= 0}, or {@code -errno}
      */
     protected abstract long run();
 
-    /** The task finished (or was cancelled: {@code -ECANCELED}); on the home thread. */
+    /**
+     * The task finished (or was cancelled: {@code -ECANCELED}); on the home thread.
+     *
+     * @param ret what {@link #run()} returned, {@code -EIO} if it threw, or {@code -ECANCELED}
+     */
     protected abstract void complete(long ret);
 
     @Override
@@ -82,7 +88,7 @@ public abstract class ThreadPoolTask extends Aiocb {
         }
     }
 
-    /** Whether the task is submitted and its completion has not run yet. */
+    /** {@return whether the task is submitted and its completion has not run yet} */
     public final boolean isPending() {
         int s = (int) STATE.getAcquire(this); // pairs with setRelease in the worker and in cancel
         return s != IDLE;

@@ -12,5 +12,9 @@
  * the thread pool in the context's {@code THREAD_POOL} extension slot and the Linux AIO state in
  * {@code LINUX_AIO}, both closed by the context. The Linux AIO bindings are
  * {@code io.jaio.internal.aio}.
+ *
+ * <p>Errors follow the rule written in {@link io.jaio}'s package documentation: setting up
+ * with the kernel throws {@link io.jaio.ErrnoException}, the data path delivers {@code -errno},
+ * misuse is unchecked.
  */
 package io.jaio.block;

@@ -144,12 +144,16 @@ public final class CoMutex {
         Coroutine.wake(next);
     }
 
-    /** Whether some coroutine holds the mutex. Any thread. */
+    /** {@return whether some coroutine holds the mutex}. Any thread. */
     public boolean isLocked() {
         return (int) LOCKED.getVolatile(this) != 0;
     }
 
-    /** The holder, or null (also briefly while the mutex is handed to a waiter). Any thread. */
+    /**
+     * The holder, or null (also briefly while the mutex is handed to a waiter). Any thread.
+     *
+     * @return the coroutine holding the mutex, or null
+     */
     public Coroutine holder() {
         return holder;
     }

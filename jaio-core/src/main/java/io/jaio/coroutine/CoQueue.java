@@ -21,6 +21,8 @@ public final class CoQueue {
     /**
      * Queues the running coroutine at the tail, releases {@code lock} (may be null), yields until
      * woken, then takes {@code lock} again (QEMU qemu_co_queue_wait). Inside a coroutine.
+     *
+     * @param lock the mutex the caller holds, or null
      */
     public void await(CoMutex lock) {
         Coroutine self = Coroutine.requireSelf("CoQueue.await()");
@@ -82,7 +84,7 @@ public final class CoQueue {
         }
     }
 
-    /** Whether no coroutine waits. */
+    /** {@return whether no coroutine waits} */
     public boolean isEmpty() {
         return head == null;
     }

@@ -26,6 +26,8 @@ public final class CoThreadPool {
      * coroutine and reused: steady-state calls allocate nothing beyond what {@code work}
      * captures. Inside a coroutine on the home thread.
      *
+     * @param pool the thread pool of the current context
+     * @param work runs on a worker thread; returns a result {@code >= 0} or {@code -errno}
      * @return what {@code work} returned, or {@code -EIO} if it threw (the exception goes to
      *     the context's error handler)
      * @throws IllegalStateException outside a coroutine, off the home thread, or when closed

@@ -38,6 +38,7 @@ public final class CoUring {
     /**
      * Submits the entry {@code prep} fills and yields until it completes.
      *
+     * @param prep fills the submission entry
      * @return the CQE's result: the operation's return value or {@code -errno}
      * @throws IllegalStateException outside a coroutine, without a current context, or if the
      *     current context does not run on io_uring

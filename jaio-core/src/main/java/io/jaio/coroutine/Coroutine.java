@@ -3,6 +3,7 @@ package io.jaio.coroutine;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import java.time.Duration;
 import java.util.Objects;
 
 import io.jaio.AioContext;
@@ -183,6 +184,8 @@ public final class Coroutine {
      * A new coroutine that will run {@code entry} when first entered (QEMU
      * qemu_coroutine_create). Any thread.
      *
+     * @param entry the coroutine's body; an exception from it goes to the context's error handler
+     * @return the coroutine, not started
      * @throws IllegalStateException if the JVM lacks {@code --add-exports
      *     java.base/jdk.internal.vm=ALL-UNNAMED} or {@code --add-opens java.base/java.lang=ALL-UNNAMED}
      *     (the message names the missing flags)
@@ -208,6 +211,7 @@ public final class Coroutine {
      * Runs {@code co} on this thread until it yields or returns (QEMU qemu_coroutine_enter), in
      * the calling thread's current context ({@link AioContext#current()}, possibly none).
      *
+     * @param co the coroutine to run
      * @throws IllegalStateException if {@code co} is running or on the active chain, is
      *     scheduled or sleeping, or has returned
      */
@@ -367,12 +371,12 @@ public final class Coroutine {
         }
     }
 
-    /** The running coroutine of this thread, or null outside coroutines (QEMU qemu_coroutine_self). */
+    /** {@return the running coroutine of this thread, or null outside coroutines (QEMU qemu_coroutine_self)} */
     public static Coroutine self() {
         return THREAD.get().current;
     }
 
-    /** Whether this thread is running a coroutine (QEMU qemu_in_coroutine). */
+    /** {@return whether this thread is running a coroutine (QEMU qemu_in_coroutine)} */
     public static boolean inCoroutine() {
         return THREAD.get().current != null;
     }
@@ -383,6 +387,8 @@ public final class Coroutine {
      * is its virtual thread, the same for its whole life). Read from a field set at each entry,
      * never from a cached thread identity, so it is right after a move to another thread. Any
      * thread.
+     *
+     * @return the platform thread running the caller
      */
     public static Thread hostThread() {
         Thread t = Thread.currentThread();
@@ -397,12 +403,14 @@ public final class Coroutine {
      * Whether this coroutine is on an active chain: running, or it entered a coroutine that is
      * running (QEMU qemu_coroutine_entered). False before the first entry, while yielded and
      * once returned. Meaningful on the thread that runs it.
+     *
+     * @return whether this coroutine is on an active chain
      */
     public boolean isEntered() {
         return caller != null;
     }
 
-    /** Whether the coroutine has returned. */
+    /** {@return whether the coroutine has returned} */
     public boolean isDone() {
         return fiber != null && fiber.isDone();
     }
@@ -424,6 +432,8 @@ public final class Coroutine {
      * {@link #enterIn(AioContext)}. Any thread. From another thread (or context) the coroutine is
      * scheduled, which is safe even before it has yielded; from its own context it must have
      * yielded already.
+     *
+     * @param co a coroutine that has run at least once
      */
     public static void wake(Coroutine co) {
         Objects.requireNonNull(co, "co");
@@ -465,6 +475,7 @@ public final class Coroutine {
      * has yielded: it runs on the home thread, which is busy until then if the coroutine runs
      * there. Any thread.
      *
+     * @param ctx the context whose home thread enters the coroutine
      * @throws IllegalStateException if this coroutine is already scheduled or sleeping (the
      *     message names who scheduled it first), or {@code ctx} is closed
      */
@@ -479,6 +490,8 @@ public final class Coroutine {
      * ({@link #scheduleIn}); from inside a coroutine of {@code ctx} it is queued and entered when
      * the running coroutine yields or returns; otherwise it is entered now. Any thread; from
      * {@code ctx}, this coroutine must have yielded.
+     *
+     * @param ctx the context to enter the coroutine in
      */
     public void enterIn(AioContext ctx) {
         Objects.requireNonNull(ctx, "ctx");
@@ -505,7 +518,7 @@ public final class Coroutine {
         assert prev == who : this + " scheduled by '" + prev + "', expected '" + who + "'";
     }
 
-    /** Whether a scheduler (scheduleIn, sleepNs) holds the coroutine. Any thread. */
+    /** {@return whether a scheduler (scheduleIn, sleepNs) holds the coroutine}. Any thread. */
     public boolean isScheduled() {
         return SCHEDULED.getAcquire(this) != null; // pairs with the CASes above
     }
@@ -518,10 +531,11 @@ public final class Coroutine {
      * {@code newCtx}'s home thread. The move is made by a one-shot bottom half in the current
      * context that runs after this coroutine has yielded, so the other thread cannot enter it
      * before (QEMU 26b0b698c0). Does nothing if {@code newCtx} is already current.
-     *
-     * @throws IllegalStateException outside a coroutine, or on a thread without a current context
      * Afterwards {@link AioContext#current()} is {@code newCtx} and {@link #hostThread()} its
      * home thread; the coroutine's own thread identity and thread-locals are unchanged.
+     *
+     * @param newCtx the context to continue in
+     * @throws IllegalStateException outside a coroutine, or on a thread without a current context
      */
     public static void rescheduleSelf(AioContext newCtx) {
         Objects.requireNonNull(newCtx, "newCtx");
@@ -541,10 +555,29 @@ public final class Coroutine {
     private static final String SLEEP = "Coroutine.sleepNs";
 
     /**
+     * {@link #sleepNs} for a {@link Duration}: {@code Coroutine.sleep(REALTIME, Duration.ofMillis(5))}.
+     *
+     * @param clock the clock the timer runs on
+     * @param duration how long to sleep, not negative (saturates at about 292 years)
+     * @throws IllegalStateException outside a coroutine or without a current context
+     * @throws IllegalArgumentException if {@code duration} is negative
+     */
+    public static void sleep(ClockType clock, Duration duration) {
+        Objects.requireNonNull(duration, "duration");
+        if (duration.isNegative()) {
+            throw new IllegalArgumentException("Coroutine.sleep(" + clock + ", " + duration + ") (expected a duration >= 0)");
+        }
+        sleepNs(clock, duration.getSeconds() >= Long.MAX_VALUE / 1_000_000_000L ? Long.MAX_VALUE
+                : duration.getSeconds() * 1_000_000_000L + duration.getNano());
+    }
+
+    /**
      * Suspends the running coroutine for {@code ns} nanoseconds of {@code clock}, on a timer of
      * the current context (QEMU qemu_co_sleep_ns). While asleep the coroutine counts as
      * scheduled: entering or scheduling it fails.
      *
+     * @param clock the clock the timer runs on
+     * @param ns how long to sleep, {@code >= 0}
      * @throws IllegalStateException outside a coroutine or without a current context
      * @throws IllegalArgumentException if {@code ns < 0}
      */

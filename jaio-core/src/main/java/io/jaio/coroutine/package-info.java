@@ -14,5 +14,9 @@
  * <p>Builds on: {@code io.jaio}, {@code io.jaio.uring} and {@code io.jaio.block}. Keeps each
  * context's scheduled coroutines in its {@code CO_SCHEDULE} extension slot, drained by a bottom
  * half of its own (QEMU co_schedule_bh).
+ *
+ * <p>Errors follow the rule written in {@link io.jaio}'s package documentation: setting up
+ * with the kernel throws {@link io.jaio.ErrnoException}, the data path delivers {@code -errno},
+ * misuse is unchecked.
  */
 package io.jaio.coroutine;

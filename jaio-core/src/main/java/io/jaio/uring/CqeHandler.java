@@ -25,7 +25,12 @@ public abstract class CqeHandler {
     /** A lambda-friendly form of {@link CqeHandler#onCompletion}. */
     @FunctionalInterface
     public interface Callback {
-        /** See {@link CqeHandler#onCompletion}. */
+        /**
+         * See {@link CqeHandler#onCompletion}.
+         *
+         * @param res the operation's result, or {@code -errno}
+         * @param flags IORING_CQE_F_* flags ({@link CqeHandler#CQE_F_MORE})
+         */
         void onCompletion(int res, int flags);
     }
 
@@ -44,7 +49,12 @@ public abstract class CqeHandler {
     protected CqeHandler() {
     }
 
-    /** A handler that calls {@code callback}. */
+    /**
+     * A handler that calls {@code callback}.
+     *
+     * @param callback called with each completion
+     * @return a new handler
+     */
     public static CqeHandler of(Callback callback) {
         java.util.Objects.requireNonNull(callback, "callback");
         return new CqeHandler() {
@@ -66,6 +76,8 @@ public abstract class CqeHandler {
     /**
      * Whether a request of this handler is submitted and its completion not yet delivered; for a
      * multishot request, until its final CQE has been delivered.
+     *
+     * @return whether a request of this handler is in flight
      */
     public final boolean isInFlight() {
         return slot >= 0 || queuedCqes > 0;

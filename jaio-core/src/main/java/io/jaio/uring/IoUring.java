@@ -70,6 +70,8 @@ public final class IoUring {
      * The submission API of {@code ctx} (formerly {@code AioContext.ioUring()}), made on first
      * use and kept in the context. Home thread only.
      *
+     * @param ctx a context running on io_uring, called from its home thread
+     * @return the context's submission API (always the same one)
      * @throws IllegalStateException without io_uring ({@link AioContext#hasIoUring()}), on a
      *     closed context, or off the home thread
      */
@@ -89,7 +91,7 @@ public final class IoUring {
         }
     }
 
-    /** The context this API submits to. */
+    /** {@return the context this API submits to} */
     public AioContext context() {
         return ctx;
     }
@@ -100,6 +102,8 @@ public final class IoUring {
      * thread in a later poll(), never inside this call. The kernel sees the entry at the next
      * poll() (or at once if the submission queue had to be flushed). Home thread only.
      *
+     * @param prep fills the submission entry; throwing abandons the request
+     * @param handler receives the completion; it must not be in flight already
      * @throws IllegalStateException on a closed context, or if {@code handler} is still in flight
      */
     public void addSqe(SqePreparer prep, CqeHandler handler) {
@@ -183,67 +187,145 @@ public final class IoUring {
         return (len & 0xffffffffL) | (long) opFlags << 32;
     }
 
-    /** IORING_OP_NOP: completes with res 0. */
+    /**
+     * IORING_OP_NOP: completes with res 0.
+     *
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void nop(CqeHandler h) {
         simple(h, Uring.OP_NOP, -1, 0, 0, 0, 0);
     }
 
-    /** pread into all of {@code buf} at {@code offset}; res = bytes read. */
+    /**
+     * pread into all of {@code buf} at {@code offset}; res = bytes read.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void read(int fd, MemorySegment buf, long offset, CqeHandler h) {
         int len = u32Length(buf);
         simple(h, Uring.OP_READ, fd, buf.address(), len, requireNonNegative("offset", offset), 0);
     }
 
-    /** pwrite of all of {@code buf} at {@code offset}; res = bytes written. */
+    /**
+     * pwrite of all of {@code buf} at {@code offset}; res = bytes written.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void write(int fd, MemorySegment buf, long offset, CqeHandler h) {
         int len = u32Length(buf);
         simple(h, Uring.OP_WRITE, fd, buf.address(), len, requireNonNegative("offset", offset), 0);
     }
 
-    /** pwritev2 with RWF_* flags (for example RWF_DSYNC = 2 for FUA writes). */
+    /**
+     * pwritev2 with RWF_* flags (for example RWF_DSYNC = 2 for FUA writes).
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param rwFlags RWF_* flags for pwritev2
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void write(int fd, MemorySegment buf, long offset, int rwFlags, CqeHandler h) {
         int len = u32Length(buf);
         simple(h, Uring.OP_WRITE, fd, buf.address(), len, requireNonNegative("offset", offset), rwFlags);
     }
 
-    /** preadv of {@code count} iovecs stored in {@code iovecs}. */
+    /**
+     * preadv of {@code count} iovecs stored in {@code iovecs}.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param iovecs native memory holding {@code count} {@code struct iovec} entries
+     * @param count the number of iovecs, {@code >= 0}
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void readv(int fd, MemorySegment iovecs, int count, long offset, CqeHandler h) {
         requireSize("iovec array for " + count + " iovecs", iovecs, IOVEC_SIZE * requireNonNegative("count", count));
         u32Length(iovecs);
         simple(h, Uring.OP_READV, fd, iovecs.address(), count, requireNonNegative("offset", offset), 0);
     }
 
-    /** pwritev of {@code count} iovecs stored in {@code iovecs}. */
+    /**
+     * pwritev of {@code count} iovecs stored in {@code iovecs}.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param iovecs native memory holding {@code count} {@code struct iovec} entries
+     * @param count the number of iovecs, {@code >= 0}
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void writev(int fd, MemorySegment iovecs, int count, long offset, CqeHandler h) {
         requireSize("iovec array for " + count + " iovecs", iovecs, IOVEC_SIZE * requireNonNegative("count", count));
         u32Length(iovecs);
         simple(h, Uring.OP_WRITEV, fd, iovecs.address(), count, requireNonNegative("offset", offset), 0);
     }
 
-    /** fsync (or fdatasync when {@code dataOnly}). */
+    /**
+     * fsync (or fdatasync when {@code dataOnly}).
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param dataOnly whether only the data (and the metadata needed to read it) must reach the disk
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void fsync(int fd, boolean dataOnly, CqeHandler h) {
         simple(h, Uring.OP_FSYNC, fd, 0, 0, 0, dataOnly ? Uring.FSYNC_DATASYNC : 0);
     }
 
-    /** fallocate(fd, mode, offset, length): FALLOC_FL_PUNCH_HOLE|KEEP_SIZE = 3, ZERO_RANGE = 16. */
+    /**
+     * fallocate(fd, mode, offset, length): FALLOC_FL_PUNCH_HOLE|KEEP_SIZE = 3, ZERO_RANGE = 16.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param mode FALLOC_FL_* bits
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param length the range length in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void fallocate(int fd, int mode, long offset, long length, CqeHandler h) {
         requireNonNegative("offset", offset);
         requireNonNegative("length", length);
         simple(h, Uring.OP_FALLOCATE, fd, length, mode, offset, 0);
     }
 
-    /** openat(dirfd, path, flags, mode); {@code path} is a NUL-terminated native string. res = the fd. */
+    /**
+     * openat(dirfd, path, flags, mode); {@code path} is a NUL-terminated native string. res = the fd.
+     *
+     * @param dirfd the directory {@code path} is relative to, or AT_FDCWD (-100)
+     * @param path a NUL-terminated native string, alive until the completion
+     * @param flags O_* flags
+     * @param mode the permission bits of a file O_CREAT makes
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void openat(int dirfd, MemorySegment path, int flags, int mode, CqeHandler h) {
         requireCString(path);
         simple(h, Uring.OP_OPENAT, dirfd, path.address(), mode, 0, flags);
     }
 
-    /** close(fd). */
+    /**
+     * close(fd).
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void close(int fd, CqeHandler h) {
         simple(h, Uring.OP_CLOSE, fd, 0, 0, 0, 0);
     }
 
-    /** statx(dirfd, path, flags, mask, statxbuf); {@code statxbuf} of at least 256 bytes. */
+    /**
+     * statx(dirfd, path, flags, mask, statxbuf); {@code statxbuf} of at least 256 bytes.
+     *
+     * @param dirfd the directory {@code path} is relative to, or AT_FDCWD (-100)
+     * @param path a NUL-terminated native string, alive until the completion
+     * @param flags AT_* flags
+     * @param mask STATX_* fields wanted
+     * @param statxbuf native memory of at least {@link #STATX_SIZE} bytes the kernel fills
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void statx(int dirfd, MemorySegment path, int flags, int mask, MemorySegment statxbuf, CqeHandler h) {
         requireCString(path);
         requireSize("statx buffer", statxbuf, STATX_SIZE);
@@ -251,42 +333,91 @@ public final class IoUring {
         simple(h, Uring.OP_STATX, dirfd, path.address(), mask, statxbuf.address(), flags);
     }
 
-    /** accept4(fd, addr, addrlen, flags); addr and addrlen may be NULL. res = the new fd. */
+    /**
+     * accept4(fd, addr, addrlen, flags); addr and addrlen may be NULL. res = the new fd.
+     *
+     * @param fd a listening socket
+     * @param addr receives the peer address, or {@link MemorySegment#NULL}
+     * @param addrlen an in/out {@code socklen_t} for {@code addr}, or {@link MemorySegment#NULL}
+     * @param flags SOCK_NONBLOCK, SOCK_CLOEXEC
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void accept(int fd, MemorySegment addr, MemorySegment addrlen, int flags, CqeHandler h) {
         simple(h, Uring.OP_ACCEPT, fd, addr.address(), 0, addrlen.address(), flags);
     }
 
-    /** connect(fd, addr, addrlen). */
+    /**
+     * connect(fd, addr, addrlen).
+     *
+     * @param fd a socket
+     * @param addr the native sockaddr to connect to
+     * @param addrlen its length in bytes
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void connect(int fd, MemorySegment addr, int addrlen, CqeHandler h) {
         requireSize("sockaddr", addr, addrlen);
         simple(h, Uring.OP_CONNECT, fd, addr.address(), 0, addrlen, 0);
     }
 
-    /** recv(fd, buf, len(buf), flags). */
+    /**
+     * recv(fd, buf, len(buf), flags).
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param msgFlags MSG_* flags, as for the system call
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void recv(int fd, MemorySegment buf, int msgFlags, CqeHandler h) {
         int len = u32Length(buf);
         simple(h, Uring.OP_RECV, fd, buf.address(), len, 0, msgFlags);
     }
 
-    /** send(fd, buf, len(buf), flags). */
+    /**
+     * send(fd, buf, len(buf), flags).
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param msgFlags MSG_* flags, as for the system call
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void send(int fd, MemorySegment buf, int msgFlags, CqeHandler h) {
         int len = u32Length(buf);
         simple(h, Uring.OP_SEND, fd, buf.address(), len, 0, msgFlags);
     }
 
-    /** sendmsg(fd, msghdr, flags); {@code msghdr} is a 56-byte struct msghdr. */
+    /**
+     * sendmsg(fd, msghdr, flags); {@code msghdr} is a 56-byte struct msghdr.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param msghdr a native {@code struct msghdr} of at least 56 bytes, alive until the completion
+     * @param msgFlags MSG_* flags, as for the system call
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void sendmsg(int fd, MemorySegment msghdr, int msgFlags, CqeHandler h) {
         requireSize("msghdr", msghdr, 56);
         simple(h, Uring.OP_SENDMSG, fd, msghdr.address(), 1, 0, msgFlags);
     }
 
-    /** recvmsg(fd, msghdr, flags). */
+    /**
+     * recvmsg(fd, msghdr, flags).
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param msghdr a native {@code struct msghdr} of at least 56 bytes, alive until the completion
+     * @param msgFlags MSG_* flags, as for the system call
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void recvmsg(int fd, MemorySegment msghdr, int msgFlags, CqeHandler h) {
         requireSize("msghdr", msghdr, 56);
         simple(h, Uring.OP_RECVMSG, fd, msghdr.address(), 1, 0, msgFlags);
     }
 
-    /** One-shot poll for {@code events} (POLLIN = 1, POLLOUT = 4, ...); res = the events seen. */
+    /**
+     * One-shot poll for {@code events} (POLLIN = 1, POLLOUT = 4, ...); res = the events seen.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param events the poll(2) events to wait for
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void pollAdd(int fd, int events, CqeHandler h) {
         simple(h, Uring.OP_POLL_ADD, fd, 0, 0, 0, events);
     }
@@ -296,6 +427,10 @@ public final class IoUring {
      * per readiness event, until cancelled ({@link #pollRemove} or {@link #cancel}: a final
      * {@code -ECANCELED}). Edge-triggered: an fd that stays ready without a new event (a reader
      * that left data behind) produces no further CQE.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param events the poll(2) events to wait for
+     * @param h receives the completion on the home thread; it must not be in flight already
      */
     public void pollAddMultishot(int fd, int events, CqeHandler h) {
         simple(h, Uring.OP_POLL_ADD, fd, 0, Uring.POLL_ADD_MULTI, 0, events);
@@ -307,18 +442,34 @@ public final class IoUring {
      * with {@link CqeHandler#CQE_F_MORE} while the request goes on. The peer address is not
      * returned. Ends with a CQE without {@code CQE_F_MORE}: {@code -ECANCELED} after
      * {@link #cancel}, or an error.
+     *
+     * @param fd a listening socket
+     * @param flags SOCK_NONBLOCK, SOCK_CLOEXEC for the accepted sockets
+     * @param h receives the completion on the home thread; it must not be in flight already
      */
     public void acceptMultishot(int fd, int flags, CqeHandler h) {
         submit(h, headWord(Uring.OP_ACCEPT, 0, Uring.ACCEPT_MULTISHOT, fd), 0L, 0L, lenWord(0, flags), 0L);
     }
 
-    /** Cancels the poll of {@code target}; res = 0, or -ENOENT if it already completed. */
+    /**
+     * Cancels the poll of {@code target}; res = 0, or -ENOENT if it already completed.
+     *
+     * @param target the handler of the poll to remove
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void pollRemove(CqeHandler target, CqeHandler h) {
         long ud = requests.userDataOf(target);
         simple(h, Uring.OP_POLL_REMOVE, -1, ud, 0, 0, 0);
     }
 
-    /** A timeout after {@code ts} (relative, or absolute with flags = 1), or after {@code count} other completions. res = -ETIME when it expired. */
+    /**
+     * A timeout after {@code ts} (relative, or absolute with flags = 1), or after {@code count} other completions. res = -ETIME when it expired.
+     *
+     * @param ts a native {@code struct __kernel_timespec} ({@link #TIMESPEC_SIZE} bytes), alive until the completion
+     * @param count completions that end the timeout early, 0 for none
+     * @param flags IORING_TIMEOUT_* flags (1 = absolute)
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void timeout(MemorySegment ts, int count, int flags, CqeHandler h) {
         requireSize("timespec", ts, TIMESPEC_SIZE);
         u32Length(ts);
@@ -328,6 +479,10 @@ public final class IoUring {
     /**
      * A timeout linked to the request submitted just before with {@link #linkNext}; it cancels
      * that request if it has not completed in time.
+     *
+     * @param ts a native {@code struct __kernel_timespec} ({@link #TIMESPEC_SIZE} bytes), alive until the completion
+     * @param flags IORING_TIMEOUT_* flags (1 = absolute)
+     * @param h receives the completion on the home thread; it must not be in flight already
      */
     public void linkTimeout(MemorySegment ts, int flags, CqeHandler h) {
         requireSize("timespec", ts, TIMESPEC_SIZE);
@@ -335,7 +490,12 @@ public final class IoUring {
         simple(h, Uring.OP_LINK_TIMEOUT, -1, ts.address(), 1, 0, flags);
     }
 
-    /** Cancels the request of {@code target}; res = 0, -ENOENT (not found) or -EALREADY (running). */
+    /**
+     * Cancels the request of {@code target}; res = 0, -ENOENT (not found) or -EALREADY (running).
+     *
+     * @param target the handler whose request to cancel
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void cancel(CqeHandler target, CqeHandler h) {
         long ud = requests.userDataOf(target);
         simple(h, Uring.OP_ASYNC_CANCEL, -1, ud, 0, 0, 0);
@@ -349,6 +509,8 @@ public final class IoUring {
      * kernel would then run {@code op} unbounded). Other flags {@code op} sets, such as
      * IOSQE_FIXED_FILE, are kept.
      *
+     * @param op fills the entry of the first request
+     * @param h receives that request's completion
      * @throws IllegalStateException if the submission queue has fewer than 2 entries in all
      */
     public void linkNext(SqePreparer op, CqeHandler h) {
@@ -379,6 +541,7 @@ public final class IoUring {
      * Registers a file table (IORING_REGISTER_FILES): slot {@code i} holds {@code fds[i]}, or is
      * empty for -1. Requests then name a slot with {@link #readFixedFile} and the like.
      *
+     * @param fds one fd per slot, -1 for an empty slot
      * @throws IllegalStateException if files are already registered
      * @throws IllegalArgumentException for an empty array or an fd below -1
      * @throws ErrnoException if the kernel refuses: EBADF (a closed fd), EMFILE (more slots than
@@ -393,6 +556,9 @@ public final class IoUring {
      * Registers a table of {@code count} empty slots (IORING_REGISTER_FILES2 with
      * IORING_RSRC_REGISTER_SPARSE, 5.19+; before that a table of -1 entries), to be filled with
      * {@link #updateFiles}.
+     *
+     * @param count the number of slots, {@code >= 1}
+     * @throws ErrnoException if the kernel refuses (EMFILE above RLIMIT_NOFILE, ENOMEM)
      */
     public void registerFilesSparse(int count) throws ErrnoException {
         checkSubmit(ctx, "registerFilesSparse()");
@@ -404,6 +570,8 @@ public final class IoUring {
      * fd installs that file, -1 empties the slot. Requests in flight keep the file they started
      * with.
      *
+     * @param first the first slot to replace
+     * @param fds the new entries, -1 to empty a slot
      * @throws IllegalStateException if no files are registered
      * @throws IllegalArgumentException for slots outside the table or an fd below -1
      * @throws ErrnoException if the kernel refuses an entry (EBADF); the entries before it are
@@ -418,19 +586,29 @@ public final class IoUring {
      * Drops the file table (IORING_UNREGISTER_FILES).
      *
      * @throws IllegalStateException if none is registered
+     * @throws ErrnoException if the kernel refuses to drop the table
      */
     public void unregisterFiles() throws ErrnoException {
         checkSubmit(ctx, "unregisterFiles()");
         resources.unregisterFiles();
     }
 
-    /** Slots in the registered file table; 0 when none is registered. */
+    /**
+     * Slots in the registered file table; 0 when none is registered.
+     *
+     * @return the number of slots, or 0
+     */
     public int registeredFileCount() {
         checkSubmit(ctx, "registeredFileCount()");
         return resources.fileCount();
     }
 
-    /** The slot whose registered fd is {@code fd} (as registered or updated through this API), or -1. */
+    /**
+     * The slot whose registered fd is {@code fd} (as registered or updated through this API), or -1.
+     *
+     * @param fd the descriptor to look for
+     * @return its slot, or -1
+     */
     public int registeredFileIndexOf(int fd) {
         checkSubmit(ctx, "registeredFileIndexOf()");
         return resources.fileIndexOf(fd);
@@ -444,6 +622,7 @@ public final class IoUring {
      * must be native, writable, 1 byte to 1 GiB; at most 16384 buffers. The segments must stay
      * alive until {@link #unregisterBuffers()} or the context's close (see the class comment).
      *
+     * @param buffers native, writable segments
      * @throws IllegalStateException if buffers are already registered
      * @throws ErrnoException if the kernel refuses: ENOMEM (RLIMIT_MEMLOCK without
      *     CAP_IPC_LOCK), EFAULT
@@ -457,19 +636,25 @@ public final class IoUring {
      * Unpins the registered buffers (IORING_UNREGISTER_BUFFERS).
      *
      * @throws IllegalStateException if none are registered
+     * @throws ErrnoException if the kernel refuses to unpin them
      */
     public void unregisterBuffers() throws ErrnoException {
         checkSubmit(ctx, "unregisterBuffers()");
         resources.unregisterBuffers();
     }
 
-    /** How many buffers are registered; 0 when none. */
+    /** {@return how many buffers are registered; 0 when none} */
     public int registeredBufferCount() {
         checkSubmit(ctx, "registeredBufferCount()");
         return resources.bufferCount();
     }
 
-    /** The buf_index of the registered buffer that contains all of {@code buf}, or -1. */
+    /**
+     * The buf_index of the registered buffer that contains all of {@code buf}, or -1.
+     *
+     * @param buf a native segment
+     * @return the buffer index, or -1 when no registered buffer contains it
+     */
     public int registeredBufferIndexOf(MemorySegment buf) {
         checkSubmit(ctx, "registeredBufferIndexOf()");
         return resources.bufferIndexOf(buf);
@@ -477,7 +662,14 @@ public final class IoUring {
 
     // ---- operations on registered files and buffers ----
 
-    /** {@link #read} on registered file slot {@code fileIndex} (IOSQE_FIXED_FILE). */
+    /**
+     * {@link #read} on registered file slot {@code fileIndex} (IOSQE_FIXED_FILE).
+     *
+     * @param fileIndex the registered file slot, {@code 0 <= fileIndex < registeredFileCount()}
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void readFixedFile(int fileIndex, MemorySegment buf, long offset, CqeHandler h) {
         int len = u32Length(buf);
         requireNonNegative("offset", offset);
@@ -485,7 +677,14 @@ public final class IoUring {
         fixedRw(h, Uring.OP_READ, fileIndex, Uring.IOSQE_FIXED_FILE, buf.address(), len, offset, 0);
     }
 
-    /** {@link #write} on registered file slot {@code fileIndex} (IOSQE_FIXED_FILE). */
+    /**
+     * {@link #write} on registered file slot {@code fileIndex} (IOSQE_FIXED_FILE).
+     *
+     * @param fileIndex the registered file slot, {@code 0 <= fileIndex < registeredFileCount()}
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void writeFixedFile(int fileIndex, MemorySegment buf, long offset, CqeHandler h) {
         int len = u32Length(buf);
         requireNonNegative("offset", offset);
@@ -496,6 +695,12 @@ public final class IoUring {
     /**
      * IORING_OP_READ_FIXED: pread on {@code fd} into {@code buf}, which must lie inside
      * registered buffer {@code bufIndex} (a slice of it); res = bytes read.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param bufIndex the registered buffer {@code buf} lies in ({@link #registeredBufferIndexOf})
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
      */
     public void readFixed(int fd, MemorySegment buf, int bufIndex, long offset, CqeHandler h) {
         int len = u32Length(buf);
@@ -505,7 +710,15 @@ public final class IoUring {
         fixedRw(h, Uring.OP_READ_FIXED, fd, 0, buf.address(), len, offset, bufIndex);
     }
 
-    /** IORING_OP_WRITE_FIXED: pwrite of {@code buf}, a slice of registered buffer {@code bufIndex}. */
+    /**
+     * IORING_OP_WRITE_FIXED: pwrite of {@code buf}, a slice of registered buffer {@code bufIndex}.
+     *
+     * @param fd the file or socket descriptor the request works on
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param bufIndex the registered buffer {@code buf} lies in ({@link #registeredBufferIndexOf})
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void writeFixed(int fd, MemorySegment buf, int bufIndex, long offset, CqeHandler h) {
         int len = u32Length(buf);
         requireNonNegative("offset", offset);
@@ -513,7 +726,15 @@ public final class IoUring {
         fixedRw(h, Uring.OP_WRITE_FIXED, fd, 0, buf.address(), len, offset, bufIndex);
     }
 
-    /** {@link #readFixed} on registered file slot {@code fileIndex}: both fixed. */
+    /**
+     * {@link #readFixed} on registered file slot {@code fileIndex}: both fixed.
+     *
+     * @param fileIndex the registered file slot, {@code 0 <= fileIndex < registeredFileCount()}
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param bufIndex the registered buffer {@code buf} lies in ({@link #registeredBufferIndexOf})
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void readFixedFileAndBuffer(int fileIndex, MemorySegment buf, int bufIndex, long offset, CqeHandler h) {
         int len = u32Length(buf);
         requireNonNegative("offset", offset);
@@ -523,7 +744,15 @@ public final class IoUring {
         fixedRw(h, Uring.OP_READ_FIXED, fileIndex, Uring.IOSQE_FIXED_FILE, buf.address(), len, offset, bufIndex);
     }
 
-    /** {@link #writeFixed} on registered file slot {@code fileIndex}: both fixed. */
+    /**
+     * {@link #writeFixed} on registered file slot {@code fileIndex}: both fixed.
+     *
+     * @param fileIndex the registered file slot, {@code 0 <= fileIndex < registeredFileCount()}
+     * @param buf native memory the kernel reads or writes, alive until the completion
+     * @param bufIndex the registered buffer {@code buf} lies in ({@link #registeredBufferIndexOf})
+     * @param offset the file offset in bytes, {@code >= 0}
+     * @param h receives the completion on the home thread; it must not be in flight already
+     */
     public void writeFixedFileAndBuffer(int fileIndex, MemorySegment buf, int bufIndex, long offset, CqeHandler h) {
         int len = u32Length(buf);
         requireNonNegative("offset", offset);

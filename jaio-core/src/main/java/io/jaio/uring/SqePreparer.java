@@ -8,6 +8,10 @@ package io.jaio.uring;
  */
 @FunctionalInterface
 public interface SqePreparer {
-    /** Fills {@code sqe}. Throwing abandons the request (the entry becomes a no-op). */
+    /**
+     * Fills {@code sqe}. Throwing abandons the request (the entry becomes a no-op).
+     *
+     * @param sqe the zeroed entry to fill, valid only during this call
+     */
     void prepare(Sqe sqe);
 }

@@ -11,5 +11,9 @@
  * <p>Builds on: {@code io.jaio} (the loop) and its io_uring monitor and ring
  * ({@code io.jaio.internal.uring}). Keeps its per-context state in the context's
  * {@code IO_URING} extension slot.
+ *
+ * <p>Errors follow the rule written in {@link io.jaio}'s package documentation: setting up
+ * with the kernel throws {@link io.jaio.ErrnoException}, the data path delivers {@code -errno},
+ * misuse is unchecked.
  */
 package io.jaio.uring;

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.jaio.examples;
 
+import java.time.Duration;
+
 import io.jaio.AioContext;
 import io.jaio.BottomHalf;
 import io.jaio.ClockType;
+import io.jaio.FdHandler;
 import io.jaio.Fds;
 import io.jaio.IOThread;
 import io.jaio.Timer;
-import io.jaio.TimerScale;
 import io.jaio.block.ThreadPool;
 import io.jaio.coroutine.CoThreadPool;
 import io.jaio.coroutine.Coroutine;
@@ -29,13 +31,12 @@ public final class ReadmeExamples {
             bh.schedule();                        // any thread may schedule; it runs in poll()
             ctx.poll(true);                       // runs it; returns true: progress was made
 
-            Timer timer = ctx.newTimer(ClockType.REALTIME, TimerScale.MS,
-                    () -> System.out.println("timer fired"));
-            timer.mod(ctx.clockNs(ClockType.REALTIME) / 1_000_000 + 10);   // 10 ms from now
+            Timer timer = ctx.newTimer(ClockType.REALTIME, () -> System.out.println("timer fired"));
+            timer.modIn(Duration.ofMillis(10));   // 10 ms from now on the timer's clock
             ctx.poll(true);                       // blocks until the timer is due, then runs it
 
             int[] pipe = Fds.pipe();
-            ctx.setFdHandler(pipe[0], () -> System.out.println("readable"), null, null, null);
+            ctx.setFdHandler(pipe[0], FdHandler.read(() -> System.out.println("readable")));
             Fds.write(pipe[1], new byte[] {1});
             ctx.poll(true);                       // runs the read handler
             ctx.removeFdHandler(pipe[0]);
@@ -59,7 +60,7 @@ public final class ReadmeExamples {
             Coroutine co = Coroutine.create(() -> {
                 long sum = CoThreadPool.submit(ThreadPool.of(ctx), () -> 40 + 2);   // yields until a worker is done
                 System.out.println("worker said " + sum);
-                Coroutine.sleepNs(ClockType.REALTIME, 1_000_000);       // yields on a timer for 1 ms
+                Coroutine.sleep(ClockType.REALTIME, Duration.ofMillis(1));   // yields on a timer for 1 ms
                 System.out.println("slept");
             });
             Coroutine.enter(co);                  // runs until the first yield, then returns

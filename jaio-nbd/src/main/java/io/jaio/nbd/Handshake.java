@@ -6,8 +6,6 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
 
-import io.jaio.Sockets;
-
 import static io.jaio.nbd.Wire.BE_INT;
 import static io.jaio.nbd.Wire.BE_LONG;
 import static io.jaio.nbd.Wire.BE_SHORT;
@@ -18,8 +16,9 @@ import static io.jaio.nbd.Wire.BE_SHORT;
  * negotiation is not offered: a client that expects it sees the newstyle magic and gives up.
  *
  * <p>Supported options: EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY,
- * LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation). STARTTLS and EXTENDED_HEADERS get
- * ERR_UNSUP, as does anything unknown. Every length is checked against what was received and
+ * LIST_META_CONTEXT and SET_META_CONTEXT (base:allocation), and STARTTLS when the server has
+ * TLS credentials: then TLS is required, and before it every option but STARTTLS and ABORT is
+ * refused ({@link #optionBeforeTls}). EXTENDED_HEADERS gets ERR_UNSUP, as does anything unknown. Every length is checked against what was received and
  * against the limits in {@link Nbd}; an option whose length cannot be trusted ends the connection.
  *
  * <p>Threading: the connection's home thread.
@@ -95,7 +94,13 @@ final class Handshake {
     }
 
     private void option(int option, MemorySegment buf, int p, int len) {
+        if (c.tlsCredentials() != null && !c.tlsActive()) {
+            optionBeforeTls(option, len);
+            return;
+        }
         switch (option) {
+            case Nbd.OPT_STARTTLS -> error(option, c.tlsActive() ? Nbd.REP_ERR_INVALID : Nbd.REP_ERR_UNSUP,
+                    c.tlsActive() ? "STARTTLS after TLS was negotiated" : "TLS is not configured (see --tls-creds)");
             case Nbd.OPT_EXPORT_NAME -> exportName(buf, p, len);
             case Nbd.OPT_ABORT -> {
                 reply(option, Nbd.REP_ACK, 0);
@@ -124,6 +129,31 @@ final class Handshake {
             }
             case Nbd.OPT_LIST_META_CONTEXT, Nbd.OPT_SET_META_CONTEXT -> metaContext(option, buf, p, len);
             default -> error(option, Nbd.REP_ERR_UNSUP, "option " + option + " not supported");
+        }
+    }
+
+    /**
+     * TLS is required and not yet on (doc/proto.md, "TLS support", the FORCEDTLS case): STARTTLS
+     * starts it, ABORT ends, EXPORT_NAME (which cannot be refused with an error reply) closes the
+     * connection, and every other option is refused with ERR_TLS_REQD.
+     */
+    private void optionBeforeTls(int option, int len) {
+        switch (option) {
+            case Nbd.OPT_STARTTLS -> {
+                if (len != 0) {
+                    error(option, Nbd.REP_ERR_INVALID, "STARTTLS with data");
+                    return;
+                }
+                reply(option, Nbd.REP_ACK, 0);
+                c.requestTls();
+            }
+            case Nbd.OPT_ABORT -> {
+                reply(option, Nbd.REP_ACK, 0);
+                state = STATE_DONE;
+                c.beginClose(null, false);
+            }
+            case Nbd.OPT_EXPORT_NAME -> c.beginClose("EXPORT_NAME before STARTTLS on a server that requires TLS", true);
+            default -> error(option, Nbd.REP_ERR_TLS_REQD, "TLS required: send NBD_OPT_STARTTLS first");
         }
     }
 
@@ -212,6 +242,7 @@ final class Handshake {
         q += 4;
         int end = p + len;
         boolean match = !set && nQueries == 0; // LIST with no query lists everything
+        boolean depth = match;
         for (long i = 0; i < nQueries; i++) {
             if (end - q < 4) {
                 error(option, Nbd.REP_ERR_INVALID, "meta context query " + i + " truncated");
@@ -225,6 +256,7 @@ final class Handshake {
             String query = string(buf, q + 4, (int) qLen);
             q += 4 + (int) qLen;
             match |= query.equals(Nbd.META_BASE_ALLOCATION) || (!set && query.equals("base:"));
+            depth |= query.equals(Nbd.META_ALLOCATION_DEPTH) || (!set && query.equals("qemu:"));
         }
         if (q != end) {
             error(option, Nbd.REP_ERR_INVALID, "meta context option has " + (end - q) + " trailing bytes");
@@ -236,11 +268,18 @@ final class Handshake {
         }
         if (set) {
             c.metaBaseAllocation = match;
+            c.metaAllocationDepth = depth;
         }
         if (match) {
             byte[] ctx = Nbd.META_BASE_ALLOCATION.getBytes(StandardCharsets.US_ASCII);
             reply(option, Nbd.REP_META_CONTEXT, 4 + ctx.length);
             putInt(Nbd.META_ID_BASE_ALLOCATION);
+            putBytes(ctx);
+        }
+        if (depth) {
+            byte[] ctx = Nbd.META_ALLOCATION_DEPTH.getBytes(StandardCharsets.US_ASCII);
+            reply(option, Nbd.REP_META_CONTEXT, 4 + ctx.length);
+            putInt(Nbd.META_ID_ALLOCATION_DEPTH);
             putBytes(ctx);
         }
         reply(option, Nbd.REP_ACK, 0);
@@ -305,21 +344,25 @@ final class Handshake {
      * @return whether none are left (replies to requests may follow)
      */
     boolean flushPending() {
+        boolean any = outSent < outLen;
         while (outSent < outLen) {
-            long n = Sockets.send(c.fd, out.asSlice(outSent, outLen - outSent));
+            long n = c.sendBytes(out.asSlice(outSent, outLen - outSent));
             if (n == -11) {
                 c.setWantWrite(true);
                 return false;
             }
             if (n < 0) {
                 outSent = outLen;
-                c.beginClose("send failed during handshake: errno " + (-n), true);
+                c.beginClose("send failed during handshake: " + (n == TlsSession.EPROTO ? "TLS" : "errno " + (-n)), true);
                 return true;
             }
             outSent += (int) n;
         }
         outLen = 0;
         outSent = 0;
+        if (any && c.tlsActive()) {
+            c.sealTls(); // the records of these replies go out now; TLS owns what the socket did not take
+        }
         return true;
     }
 }

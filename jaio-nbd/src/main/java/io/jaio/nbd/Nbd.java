@@ -38,6 +38,7 @@ final class Nbd {
     static final int REP_ERR_UNSUP = 0x80000001;
     static final int REP_ERR_POLICY = 0x80000002;
     static final int REP_ERR_INVALID = 0x80000003;
+    static final int REP_ERR_TLS_REQD = 0x80000005;
     static final int REP_ERR_UNKNOWN = 0x80000006;
     static final int REP_ERR_TOO_BIG = 0x80000009;
 
@@ -101,6 +102,9 @@ final class Nbd {
     // base:allocation
     static final String META_BASE_ALLOCATION = "base:allocation";
     static final int META_ID_BASE_ALLOCATION = 1;
+    /** QEMU's context: the extent's depth in the backing chain (0 unallocated, 1 the image, 2 its backing, ...). */
+    static final String META_ALLOCATION_DEPTH = "qemu:allocation-depth";
+    static final int META_ID_ALLOCATION_DEPTH = 2;
     static final int STATE_HOLE = 1;
     static final int STATE_ZERO = 2;
 

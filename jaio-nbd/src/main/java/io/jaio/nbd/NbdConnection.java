@@ -6,6 +6,9 @@ import java.lang.foreign.MemorySegment;
 
 import io.jaio.AioContext;
 import io.jaio.BottomHalf;
+import io.jaio.ClockType;
+import io.jaio.Timer;
+import io.jaio.TimerScale;
 import io.jaio.ErrnoException;
 import io.jaio.Fds;
 import io.jaio.block.FileIoEngine;
@@ -44,13 +47,17 @@ final class NbdConnection {
     private static final int MAX_RECVS_PER_EVENT = 8;
     /** sendmsg calls per flush before the loop gets a turn. */
     private static final int MAX_SENDS_PER_FLUSH = 16;
+    /** Reply pieces (headers, data) copied into TLS records per flush before the loop gets a turn. */
+    private static final int MAX_TLS_PIECES_PER_FLUSH = 128;
 
     final NbdServer.Worker worker;
     final AioContext ctx;
     final int fd;
     final Export export;
     final String peer;
-    private final FileIoEngine engine;
+    final FileIoEngine engine;
+    /** The export's format driver: every data operation goes through it (raw: straight to the engine). */
+    final io.jaio.nbd.image.BlockDriver driver;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment rbuf;
     private int rpos;
@@ -67,6 +74,7 @@ final class NbdConnection {
     private boolean transmission;
     boolean structured;
     boolean metaBaseAllocation;
+    boolean metaAllocationDepth;
 
     private Request writeInProgress;
     private int writeGot;
@@ -83,6 +91,16 @@ final class NbdConnection {
     private boolean closing;
     private boolean socketDead;
     private boolean closed;
+    /** TLS after STARTTLS (null on the clear-text path; the two never mix on one connection). */
+    private TlsSession tls;
+    /** Nanoseconds from STARTTLS to the end of the TLS handshake; -1 without TLS or until then (the log, a test probe). */
+    private long tlsHandshakeNs = -1;
+    /** STARTTLS was acknowledged: process() hands the socket to TLS once the reply is out. */
+    private boolean tlsRequested;
+    /** Resumes reading TLS input already buffered (the socket will not report it readable). */
+    private BottomHalf tlsReadBh;
+    /** Drops a client that has not finished the handshake in time (--handshake-limit); null without a limit. */
+    private Timer handshakeTimer;
 
     NbdConnection(NbdServer.Worker worker, int fd, String peer) {
         this.worker = worker;
@@ -90,6 +108,7 @@ final class NbdConnection {
         this.fd = fd;
         this.export = worker.export;
         this.engine = worker.engine;
+        this.driver = export.driver;
         this.peer = peer;
         this.rbuf = arena.allocate(RBUF_SIZE, 4096);
         this.iov = arena.allocate(Sockets.IOVEC_SIZE * MAX_IOV, 8);
@@ -97,12 +116,25 @@ final class NbdConnection {
         this.flushBh = ctx.newBottomHalf("nbd-flush", this::flush);
         this.handshake = new Handshake(this, arena);
         this.figures = new ConnectionFigures(this);
+        if (worker.handshakeLimitNs > 0) {
+            this.handshakeTimer = ctx.newTimer(ClockType.REALTIME, TimerScale.NS, this::onHandshakeDeadline);
+        }
     }
 
     void start() {
         figures.opened();
+        if (handshakeTimer != null) {
+            handshakeTimer.modNs(ctx.clockNs(ClockType.REALTIME) + worker.handshakeLimitNs);
+        }
         handshake.greet();
         updateHandler();
+    }
+
+    private void onHandshakeDeadline() {
+        if (!transmission && !closing) {
+            beginClose("handshake not finished within " + worker.handshakeLimitNs / 1_000_000_000.0
+                    + " s (--handshake-limit): dropped", true);
+        }
     }
 
     boolean verbose() {
@@ -118,7 +150,7 @@ final class NbdConnection {
             if (writeInProgress != null) {
                 MemorySegment dst = writeInProgress.data;
                 want = writeInProgress.length - writeGot;
-                n = Sockets.recv(fd, dst.asSlice(writeGot, want));
+                n = recvInto(dst.asSlice(writeGot, want));
                 if (n > 0) {
                     writeGot += (int) n;
                     if (writeGot == writeInProgress.length) {
@@ -141,7 +173,7 @@ final class NbdConnection {
                 if (want == 0) {
                     break; // full of input nobody can consume yet
                 }
-                n = Sockets.recv(fd, rbuf.asSlice(rlen, want));
+                n = recvInto(rbuf.asSlice(rlen, want));
                 if (n > 0) {
                     rlen += (int) n;
                     process();
@@ -152,19 +184,57 @@ final class NbdConnection {
                 break;
             }
             if (n < 0) {
-                if (n != -11) { // EAGAIN: drained
+                if (n == TlsSession.EPROTO) {
+                    beginClose(tls.failure(), true);
+                } else if (n != -11) { // EAGAIN: drained
                     beginClose("recv failed: errno " + (-n), true);
                 }
                 break;
             }
-            if (n < want) {
-                break; // the socket is drained: no need to ask again
+            if (n < want && tls == null) {
+                break; // the socket is drained: no need to ask again (TLS may hold more: ask until EAGAIN)
             }
+        }
+        if (tls != null && !closing) {
+            afterTlsRead();
+        }
+    }
+
+    /** Like {@code recv(2)} on the socket, through TLS once it is on. */
+    private long recvInto(MemorySegment dst) {
+        return tls == null ? Sockets.recv(fd, dst) : tls.recv(dst);
+    }
+
+    /** Like {@code send(2)} on the socket, through TLS once it is on (Handshake's option replies). */
+    long sendBytes(MemorySegment src) {
+        return tls == null ? Sockets.send(fd, src) : tls.send(src);
+    }
+
+    /**
+     * After TLS input was read: the handshake may have left records to send (the socket was
+     * full), and input may be buffered that the socket will not report again.
+     */
+    private void afterTlsRead() {
+        if (tlsHandshakeNs < 0 && tls.handshakeDone()) {
+            tlsHandshakeNs = tls.handshakeNs();
+            if (worker.verbose) {
+                LOG.log(System.Logger.Level.INFO, () -> String.format("%s TLS handshake done in %.1f ms (%.1f ms of it in"
+                        + " the engine's delegated tasks, run on the loop)", peer, tlsHandshakeNs / 1e6, tls.taskNs() / 1e6));
+            }
+        }
+        if (tls.hasPendingOutput()) {
+            setWantWrite(true);
+        }
+        if (!readPaused && tls.hasBufferedInput()) {
+            tlsReadBh.schedule();
         }
     }
 
     private void onWritable() {
         flush();
+        if (tls != null && !closing && !readPaused && !tls.hasPendingOutput()) {
+            onReadable(); // a TLS handshake that waited for the socket to take its records goes on
+        }
     }
 
     /** Installs the fd handler that matches what the connection waits for. */
@@ -199,6 +269,10 @@ final class NbdConnection {
                     return;
                 }
                 rpos += used;
+                if (tlsRequested) {
+                    startTls();
+                    return;
+                }
                 continue;
             }
             if (avail < Nbd.REQUEST_SIZE) {
@@ -285,6 +359,9 @@ final class NbdConnection {
             readPaused = false;
             updateHandler();
             process(); // requests already buffered while paused
+            if (tls != null && !readPaused && tls.hasBufferedInput()) {
+                tlsReadBh.schedule(); // plaintext TLS holds is not reported by the socket
+            }
         }
         if (closing) {
             maybeFinishClose();
@@ -315,11 +392,33 @@ final class NbdConnection {
             replyOk(r);
         } else {
             try {
-                engine.write(export.fd, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
+                if (export.detectZeroes != 0 && isAllZero(r.data)) { // --detect-zeroes: served as write-zeroes
+                    r.flushAfter = (r.flags & Nbd.CMD_FLAG_FUA) != 0;
+                    driver.writeZeroes(engine, r.offset, Integer.toUnsignedLong(r.length), export.detectZeroes == 2, r);
+                    return;
+                }
+                driver.write(engine, r.offset, r.data, (r.flags & Nbd.CMD_FLAG_FUA) != 0, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }
         }
+    }
+
+    /** Whether {@code data} holds only zero bytes (--detect-zeroes). */
+    private static boolean isAllZero(MemorySegment data) {
+        long n = data.byteSize();
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            if (data.get(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i) != 0) {
+                return false;
+            }
+        }
+        for (; i < n; i++) {
+            if (data.get(java.lang.foreign.ValueLayout.JAVA_BYTE, i) != 0) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** The engine threw instead of starting the operation: the client still gets an answer. */
@@ -336,7 +435,7 @@ final class NbdConnection {
                     replyError(r, Nbd.EINVAL, "flush with offset " + r.offset + " length " + r.length + " (expected 0, 0)");
                 } else {
                     try {
-                        engine.flush(export.fd, r);
+                        driver.flush(engine, r);
                     } catch (RuntimeException e) {
                         engineRefused(r, e);
                     }
@@ -350,7 +449,9 @@ final class NbdConnection {
                 } else if (rangeError(r, Nbd.EINVAL) != 0) {
                     replyError(r, Nbd.EINVAL, "cache past the end");
                 } else {
-                    Fds.adviseWillNeed(export.fd, r.offset, Integer.toUnsignedLong(r.length));
+                    if (export.fd >= 0) {
+                        Fds.adviseWillNeed(export.fd, r.offset, Integer.toUnsignedLong(r.length));
+                    }
                     replyOk(r);
                 }
             }
@@ -380,7 +481,7 @@ final class NbdConnection {
         } else {
             r.data = r.payload(r.length, arena);
             try {
-                engine.read(export.fd, r.offset, r.data, r);
+                driver.read(engine, r.offset, r.data, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }
@@ -396,16 +497,16 @@ final class NbdConnection {
         } else if (rangeError(r, Nbd.ENOSPC) != 0) {
             replyError(r, zeroes ? Nbd.ENOSPC : Nbd.EINVAL, "range " + r.offset + "+" + Integer.toUnsignedString(r.length)
                     + " past the end (" + export.size + ")");
-        } else if (r.length == 0) {
+        } else if (r.length == 0 || (!zeroes && export.discardIgnore)) {
             replyOk(r);
         } else {
             r.flushAfter = (r.flags & Nbd.CMD_FLAG_FUA) != 0;
             long len = Integer.toUnsignedLong(r.length);
             try {
                 if (zeroes) {
-                    engine.writeZeroes(export.fd, r.offset, len, (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0, r);
+                    driver.writeZeroes(engine, r.offset, len, (r.flags & Nbd.CMD_FLAG_NO_HOLE) == 0, r);
                 } else {
-                    engine.discard(export.fd, r.offset, len, r);
+                    driver.discard(engine, r.offset, len, r);
                 }
             } catch (RuntimeException e) {
                 engineRefused(r, e);
@@ -422,7 +523,7 @@ final class NbdConnection {
         if (result >= 0 && r.flushAfter) {
             r.flushAfter = false;
             try {
-                engine.flush(export.fd, r);
+                driver.flush(engine, r);
             } catch (RuntimeException e) {
                 engineRefused(r, e);
             }
@@ -514,6 +615,10 @@ final class NbdConnection {
         if (!handshake.flushPending()) {
             return; // handshake bytes still going out: replies wait behind them
         }
+        if (tls != null) {
+            flushTls();
+            return;
+        }
         for (int round = 0; round < MAX_SENDS_PER_FLUSH && sendHead != null && !socketDead; round++) {
             int n = 0;
             long total = 0;
@@ -559,6 +664,42 @@ final class NbdConnection {
         }
     }
 
+    /**
+     * The TLS path of {@link #flush}: reply bytes are copied into records (headers and small
+     * replies share one) and sealed; at most {@link #MAX_TLS_PIECES_PER_FLUSH} pieces per call.
+     */
+    private void flushTls() {
+        for (int i = 0; i < MAX_TLS_PIECES_PER_FLUSH && sendHead != null && !socketDead; i++) {
+            Request r = sendHead;
+            MemorySegment piece = headSent < r.headerLen ? r.header.asSlice(headSent, r.headerLen - headSent)
+                    : r.data.asSlice(headSent - r.headerLen);
+            long n = tls.send(piece);
+            if (n == TlsSession.EAGAIN) {
+                break;
+            }
+            if (n < 0) {
+                beginClose(tls.failure(), true);
+                return;
+            }
+            consume(n);
+        }
+        if (socketDead) {
+            return;
+        }
+        long s = tls.seal();
+        if (s < 0 && s != TlsSession.EAGAIN) {
+            beginClose(tls.failure(), true);
+            return;
+        }
+        setWantWrite(s == TlsSession.EAGAIN);
+        if (s == 0 && sendHead != null) {
+            flushBh.schedule(); // more than one flush's worth: continue in the next iteration
+        }
+        if (closing) {
+            maybeFinishClose();
+        }
+    }
+
     private void setIov(int i, long addr, long len) {
         iov.set(java.lang.foreign.ValueLayout.JAVA_LONG, i * Sockets.IOVEC_SIZE, addr);
         iov.set(java.lang.foreign.ValueLayout.JAVA_LONG, i * Sockets.IOVEC_SIZE + 8, len);
@@ -596,6 +737,10 @@ final class NbdConnection {
     /** The handshake chose the export: requests follow. */
     void enterTransmission() {
         transmission = true;
+        if (handshakeTimer != null) {
+            handshakeTimer.delete();
+            handshakeTimer = null;
+        }
         if (worker.verbose) {
             LOG.log(System.Logger.Level.INFO, () -> peer + " transmission (structured replies " + structured
                     + ", base:allocation " + metaBaseAllocation + ")");
@@ -610,6 +755,52 @@ final class NbdConnection {
     java.lang.foreign.Arena arena() {
         return arena;
     }
+
+    /** TLS credentials when the server requires TLS (--tls-creds), else null. */
+    TlsCredentials tlsCredentials() {
+        return worker.tls;
+    }
+
+    boolean tlsActive() {
+        return tls != null;
+    }
+
+    /** The handshake acknowledged STARTTLS: TLS starts once that reply is out ({@link #process}). */
+    void requestTls() {
+        tlsRequested = true;
+    }
+
+    /**
+     * Hands the socket to TLS. The acknowledgement of STARTTLS must be out in clear text first:
+     * a client that left earlier replies unread so that it cannot be is dropped. Bytes the client
+     * sent after STARTTLS (its ClientHello) are already in the receive buffer: TLS takes them.
+     */
+    private void startTls() {
+        tlsRequested = false;
+        if (!handshake.flushPending()) {
+            beginClose("client asked STARTTLS without reading the replies to its earlier options", true);
+            return;
+        }
+        if (closing) {
+            return;
+        }
+        tls = new TlsSession(worker.tls, fd, arena, rbuf.asSlice(rpos, rlen - rpos));
+        rpos = 0;
+        rlen = 0;
+        tlsReadBh = ctx.newBottomHalf("nbd-tls-read", onRead);
+        tlsReadBh.schedule();
+    }
+
+    /** Seals staged TLS output (Handshake's replies) and waits for writability if the socket is full. */
+    void sealTls() {
+        long s = tls.seal();
+        if (s == TlsSession.EAGAIN) {
+            setWantWrite(true);
+        } else if (s < 0) {
+            beginClose(tls.failure(), true);
+        }
+    }
+
 
     // ---- closing ----
 
@@ -657,7 +848,18 @@ final class NbdConnection {
         if (!socketDead && (!handshake.flushPending() || closed)) {
             return;
         }
+        if (!socketDead && tls != null && tls.seal() == TlsSession.EAGAIN) {
+            setWantWrite(true); // TLS records still owed: flush() comes back here when they are out
+            return;
+        }
         closed = true;
+        if (handshakeTimer != null) {
+            handshakeTimer.delete();
+            handshakeTimer = null;
+        }
+        if (tlsReadBh != null) {
+            tlsReadBh.delete();
+        }
         updateHandler();
         ctx.removeFdHandler(fd);
         try {

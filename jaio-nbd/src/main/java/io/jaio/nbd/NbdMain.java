@@ -33,8 +33,6 @@ import sun.misc.SignalHandler;
 public final class NbdMain {
     static final String VERSION = "jaio-nbd 0.1.0";
     private static final long DEFAULT_IMAGE_SIZE = 1L << 30;
-    /** The first bytes of a qcow2 image (QEMU's docs/interop/qcow2.rst: "QFI\xfb"). */
-    private static final byte[] QCOW2_MAGIC = {'Q', 'F', 'I', (byte) 0xfb};
     private static final System.Logger LOG = System.getLogger("io.jaio.nbd");
     /** The server run() is serving, for in-process tests that need to stop it; null otherwise. */
     static volatile NbdServer running;
@@ -42,6 +40,12 @@ public final class NbdMain {
     private NbdMain() {
     }
 
+    /**
+     * The {@code jaio-nbd} command: {@code serve [OPTIONS] [IMAGE]} ({@code --help} lists the
+     * options); exits with status 0 after a clean stop, non-zero on an error.
+     *
+     * @param args the command line
+     */
     public static void main(String[] args) {
         int status = 1;
         try {
@@ -93,8 +97,6 @@ public final class NbdMain {
             if (image == null) {
                 tempDir = temporaryImageDir();
                 image = tempDir.resolve("disk.img").toString();
-            } else {
-                refuseUnsupportedFormat(image, opts.format);
             }
             return serve(opts, image, tempDir != null, process);
         } catch (ServeOptions.UsageException e) {
@@ -131,36 +133,37 @@ public final class NbdMain {
     }
 
     /**
-     * Refuses an image whose first bytes say qcow2 unless {@code -f raw} is given: serving the
-     * container as a raw disk would hand the client qcow2 metadata as its disk, and qemu-nbd's
-     * probing would have read the qcow2 format instead. A file too short or unreadable here is
-     * left for {@link Export#open} to report.
+     * The format to serve {@code image} as: {@code -f}'s, else probed (qcow2 magic, else raw).
+     * A probed raw image gets qemu-nbd's warning, at INFO (shown with {@code -v}) so that the
+     * plain {@code jaio nbd serve disk.img} keeps printing its two lines: a guest that writes a
+     * qcow2 header into its block 0 would make the next probe read the file as qcow2.
      */
-    static void refuseUnsupportedFormat(String image, String format) throws ServeOptions.UsageException {
-        if ("raw".equals(format)) {
-            return;
+    static String probeFormat(String image, String format) {
+        if (format != null) {
+            return format;
         }
-        byte[] head;
-        try (InputStream in = Files.newInputStream(Path.of(image))) {
-            head = in.readNBytes(QCOW2_MAGIC.length);
-        } catch (IOException e) {
-            return;
+        if (io.jaio.nbd.image.Images.looksLikeQcow2(image)) {
+            return "qcow2";
         }
-        if (Arrays.equals(head, QCOW2_MAGIC)) {
-            throw new ServeOptions.UsageException("image " + image + " is a qcow2 image, and qcow2 is not supported yet"
-                    + " (expected a raw image; -f raw serves the qcow2 file's bytes as a raw disk)");
+        if (Files.isRegularFile(Path.of(image))) {
+            LOG.log(System.Logger.Level.INFO, () -> "warning: image format was not specified for '" + image + "' and probing"
+                    + " guessed raw; specify -f raw to say so (a guest that writes a qcow2 header to block 0 would change"
+                    + " what the next probe sees)");
         }
+        return "raw";
     }
 
     private static int serve(ServeOptions opts, String image, boolean temporary, boolean process)
             throws ServeOptions.UsageException, IOException {
-        Export export = Export.open(opts.exportName, image, opts.readOnly, opts.cacheNone);
+        TlsCredentials tls = TlsCredentials.fromOptions(opts);
+        String format = temporary ? "raw" : probeFormat(image, opts.format);
+        Export export = Export.open(opts, image, format);
         try (AioContext main = AioContext.builder().name("nbd-main").build()) {
             main.makeCurrent();
             if ("native".equals(opts.aio)) {
                 probeLinuxAio(main);
             }
-            NbdServer server = listen(opts, export, main);
+            NbdServer server = listen(opts, export, main, tls);
             ServeOptions.UsageException pidFailure = opts.pidFile != null ? writePidFile(opts) : null;
             if (pidFailure != null) {
                 server.requestShutdown("start-up failed"); // stops the I/O threads; nobody is connected
@@ -169,9 +172,12 @@ public final class NbdMain {
                     installSignalHandlers(server);
                 }
                 LOG.log(System.Logger.Level.INFO, () -> "serving " + image
-                        + (temporary ? " (temporary 1 GiB sparse image, deleted on exit)" : "") + ", " + export.size
+                        + (temporary ? " (temporary 1 GiB sparse image, deleted on exit)" : "")
+                        + " as " + (export.overlayDir != null ? "a qcow2 overlay (--snapshot, deleted on exit) over " + format
+                                : export.driver.format()) + ", " + export.size
                         + " bytes" + (export.readOnly ? ", read-only" : "") + (opts.cacheNone ? ", cache=none" : ", cache=writeback")
-                        + (opts.persistent() ? ", until stopped" : ", until the last client leaves"));
+                        + (opts.persistent() ? ", until stopped" : ", until the last client leaves")
+                        + (tls != null ? "; " + tls.describe : ""));
                 System.out.println("jaio-nbd: connect to " + uri(opts, server));
                 System.out.flush();
             }
@@ -215,12 +221,13 @@ public final class NbdMain {
     }
 
     /** The server, listening; a failure to listen is one sentence naming the address and what was expected. */
-    private static NbdServer listen(ServeOptions opts, Export export, AioContext main) throws ServeOptions.UsageException {
+    private static NbdServer listen(ServeOptions opts, Export export, AioContext main, TlsCredentials tls)
+            throws ServeOptions.UsageException {
         if (opts.socketPath != null) {
             refuseNonSocket(opts);
         }
         try {
-            return new NbdServer(opts, export, main);
+            return new NbdServer(opts, export, main, tls);
         } catch (UnknownHostException e) {
             throw new ServeOptions.UsageException((opts.bindTyped != null ? opts.bindTyped : "-b " + opts.bind)
                     + " (expected an IP address or a host name that resolves)");
@@ -311,14 +318,15 @@ public final class NbdMain {
 
     static String uri(ServeOptions opts, NbdServer server) {
         String name = opts.exportName;
+        String scheme = opts.tlsCredsId != null ? "nbds" : "nbd";
         if (opts.socketPath != null) {
-            return "nbd+unix:///" + name + "?socket=" + opts.socketPath;
+            return scheme + "+unix:///" + name + "?socket=" + opts.socketPath;
         }
         String host = opts.bind.contains(":") ? "[" + opts.bind + "]" : opts.bind;
         try {
-            return "nbd://" + host + ":" + server.port() + "/" + name;
+            return scheme + "://" + host + ":" + server.port() + "/" + name;
         } catch (ErrnoException e) {
-            return "nbd://" + host + ":" + opts.port + "/" + name; // getsockname on our own socket does not fail
+            return scheme + "://" + host + ":" + opts.port + "/" + name; // getsockname on our own socket does not fail
         }
     }
 
@@ -337,7 +345,7 @@ public final class NbdMain {
         }
     }
 
-    private static void deleteTree(Path dir) {
+    static void deleteTree(Path dir) {
         try (var s = Files.walk(dir)) {
             s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> {
                 try {

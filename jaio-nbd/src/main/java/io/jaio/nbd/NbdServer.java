@@ -68,12 +68,18 @@ final class NbdServer {
         final Export export;
         final boolean verbose;
         final NbdServer server;
+        /** TLS required with these credentials (--tls-creds), or null: clear text. */
+        final TlsCredentials tls;
+        /** --handshake-limit in nanoseconds; 0: no limit. */
+        final long handshakeLimitNs;
         FileIoEngine engine;
         final List<NbdConnection> connections = new ArrayList<>();
         /** This I/O thread's share of the export's figures (written on it, read from any thread). */
         final NbdStats stats = new NbdStats();
 
-        Worker(NbdServer server, IOThread thread, Export export, boolean verbose) {
+        Worker(NbdServer server, IOThread thread, Export export, boolean verbose, TlsCredentials tls, long handshakeLimitNs) {
+            this.tls = tls;
+            this.handshakeLimitNs = handshakeLimitNs;
             this.server = server;
             this.thread = thread;
             this.ctx = thread.context();
@@ -87,6 +93,13 @@ final class NbdServer {
          * listening socket. Closed connections are not reported to any server.
          */
         Worker(AioContext ctx, Export export, FileIoEngine engine) {
+            this(ctx, export, engine, null, 0);
+        }
+
+        /** The test seam of {@link #Worker(AioContext, Export, FileIoEngine)} with TLS and a handshake limit. */
+        Worker(AioContext ctx, Export export, FileIoEngine engine, TlsCredentials tls, long handshakeLimitNs) {
+            this.tls = tls;
+            this.handshakeLimitNs = handshakeLimitNs;
             this.server = null;
             this.thread = null;
             this.ctx = ctx;
@@ -143,12 +156,24 @@ final class NbdServer {
     }
 
     /**
+     * Test hook, package-private: when set, every worker's file engine is made by this function (on
+     * the worker's home thread) instead of from --aio, so that a test can put an engine that
+     * simulates power loss under a real server. Set before the server accepts its first client;
+     * volatile so that the IOThreads see it.
+     */
+    static volatile java.util.function.Function<AioContext, FileIoEngine> testEngineFactory;
+
+    /**
      * The file engine of --aio's value on {@code ctx} (its home thread): "native" is Linux AIO,
      * "threads" the thread pool, "io_uring" or null io_uring where the context has it.
      *
      * @throws ErrnoException when Linux AIO is refused (io_setup)
      */
     static FileIoEngine engineFor(AioContext ctx, String aio) throws ErrnoException {
+        java.util.function.Function<AioContext, FileIoEngine> testEngine = testEngineFactory;
+        if (testEngine != null) {
+            return testEngine.apply(ctx);
+        }
         if ("native".equals(aio)) {
             return FileIoEngines.linuxAio(ctx);
         }
@@ -156,6 +181,12 @@ final class NbdServer {
     }
 
     NbdServer(ServeOptions opts, Export export, AioContext main) throws ErrnoException, java.net.UnknownHostException {
+        this(opts, export, main, null);
+    }
+
+    /** A server that requires TLS with {@code tls} (null: clear text). */
+    NbdServer(ServeOptions opts, Export export, AioContext main, TlsCredentials tls)
+            throws ErrnoException, java.net.UnknownHostException {
         this.opts = opts;
         this.export = export;
         this.main = main;
@@ -163,7 +194,8 @@ final class NbdServer {
                 : Sockets.listenTcp(opts.bind, opts.port, 128);
         for (int i = 0; i < opts.iothreads; i++) {
             AioContext.Builder b = AioContext.builder().name("nbd-io" + i).pollParams(opts.pollMaxNs, 0, 0);
-            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, LOG.isLoggable(System.Logger.Level.INFO)));
+            workers.add(new Worker(this, IOThread.start("nbd-io" + i, b), export, LOG.isLoggable(System.Logger.Level.INFO), tls,
+                    opts.handshakeLimitNs));
         }
         this.drainDeadline = main.newTimer(ClockType.REALTIME, TimerScale.NS, () -> { });
         this.acceptRetry = main.newTimer(ClockType.REALTIME, TimerScale.NS, this::onAcceptRetry);
@@ -351,7 +383,7 @@ final class NbdServer {
                 status = 1;
             }
         }
-        if (!export.readOnly && Fds.fdatasync(export.fd) < 0) {
+        if (!export.readOnly && export.driver.syncNow() < 0) {
             LOG.log(System.Logger.Level.WARNING, "final fdatasync of " + export.path + " failed");
             status = 1;
         }

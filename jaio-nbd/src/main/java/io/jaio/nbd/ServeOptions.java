@@ -23,11 +23,17 @@ final class ServeOptions {
     /** Clients served at once; 0 means no limit (qemu-nbd's {@code -e 0}). */
     int shared = 1;
     boolean persistent;
-    /** {@code -f}: null when not given (the image is probed), else "raw". */
+    /** {@code -f}: null when not given (the image is probed), else "raw" or "qcow2". */
     String format;
     /** {@code --aio}: "io_uring", "native" (Linux AIO) or "threads"; null = io_uring when available, else threads. */
     String aio;
     boolean cacheNone;
+    /** {@code --discard}: "unmap" (TRIM deallocates; jaio-nbd's behaviour before the option) or "ignore" (qemu-nbd's default). */
+    String discard = "unmap";
+    /** {@code --detect-zeroes}: "off", "on" (a write of zeroes becomes write-zeroes) or "unmap" (and may deallocate). */
+    String detectZeroes = "off";
+    /** {@code -s}: writes go to a temporary qcow2 overlay, deleted on exit; the image is opened read-only. */
+    boolean snapshot;
     int iothreads = 1;
     long pollMaxNs = 0;
     /** --stats: seconds between summary lines on stderr (0: none). */
@@ -42,6 +48,23 @@ final class ServeOptions {
     String bindTyped;
     String portTyped;
     String pidFileTyped;
+    /** --handshake-limit: a client that has not finished the handshake (TLS included) by then is dropped; 0: never. */
+    long handshakeLimitNs = DEFAULT_HANDSHAKE_LIMIT_S * 1_000_000_000L;
+    /** The --object definitions, each with its "qom-type" and keys, in command-line order. */
+    final List<java.util.Map<String, String>> objects = new ArrayList<>();
+    /** --tls-creds ID and --tls-authz ID as given, or null. */
+    String tlsCredsId;
+    String tlsAuthzId;
+    /** From the tls-creds-x509 object --tls-creds names (null without TLS): dir=, verify-peer=, how it was typed. */
+    String tlsDir;
+    boolean tlsVerifyPeer;
+    String tlsObjectTyped;
+    /** The identity= of the authz-simple object --tls-authz names, or null. */
+    String tlsIdentity;
+    String tlsAuthzTyped;
+
+    /** qemu-nbd's default --handshake-limit (NBD_DEFAULT_HANDSHAKE_MAX_SECS). */
+    static final int DEFAULT_HANDSHAKE_LIMIT_S = 10;
 
     /** Thrown for bad command lines and start-up failures; the message is the one line printed. */
     static final class UsageException extends Exception {
@@ -62,6 +85,9 @@ final class ServeOptions {
     private static final String IOTHREADS = "a number of I/O threads 1..64";
     private static final String POLL = "nanoseconds 0..1000000000";
     private static final String STATS = "seconds 1..3600";
+    private static final String HANDSHAKE = "seconds 0..86400, 0 for no limit";
+    private static final String OBJECT = "tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off] or"
+            + " authz-simple,id=ID,identity=DN";
 
     static ServeOptions parse(String[] args) throws UsageException {
         ServeOptions o = new ServeOptions();
@@ -120,6 +146,9 @@ final class ServeOptions {
                 case "-f", "--format" -> o.format = format(v);
                 case "--aio" -> o.aio = oneOf(v, "io_uring", "native", "threads");
                 case "--cache" -> o.cacheNone = "none".equals(oneOf(v, "writeback", "none"));
+                case "--discard" -> o.discard = oneOf(v, "ignore", "unmap");
+                case "--detect-zeroes" -> o.detectZeroes = oneOf(v, "off", "on", "unmap");
+                case "-s", "--snapshot" -> o.snapshot = true;
                 case "--iothreads" -> o.iothreads = (int) number(v, 1, 64, IOTHREADS);
                 case "--poll-max-ns" -> o.pollMaxNs = number(v, 0, 1_000_000_000, POLL);
                 case "--stats" -> o.statsSeconds = (int) number(v, 1, 3600, STATS);
@@ -127,6 +156,10 @@ final class ServeOptions {
                     o.pidFile = v.text;
                     o.pidFileTyped = v.typed;
                 }
+                case "--handshake-limit" -> o.handshakeLimitNs = number(v, 0, 86400, HANDSHAKE) * 1_000_000_000L;
+                case "--object" -> o.objects.add(object(v));
+                case "--tls-creds" -> o.tlsCredsId = v.text;
+                case "--tls-authz" -> o.tlsAuthzId = v.text;
                 case "-v", "--verbose" -> o.verbose = true;
                 case "-h", "--help" -> o.help = true;
                 case "-V", "--version" -> o.version = true;
@@ -175,15 +208,157 @@ final class ServeOptions {
         if ("native".equals(aio) && !cacheNone) {
             throw new UsageException("--aio=native needs --cache=none (O_DIRECT): Linux AIO blocks on buffered files");
         }
+        if ("unmap".equals(detectZeroes) && !"unmap".equals(discard)) {
+            throw new UsageException("--detect-zeroes=unmap with --discard=" + discard
+                    + " (expected --discard=unmap, as qemu-nbd requires, or --detect-zeroes=on)");
+        }
+        if (snapshot && readOnly) {
+            throw new UsageException("--snapshot with -r (expected one of them: -s already leaves the image untouched)");
+        }
+        if (snapshot && image == null) {
+            throw new UsageException("--snapshot without IMAGE (expected an image to put the temporary overlay over)");
+        }
         if (pidFile != null && pidFile.isEmpty()) {
             throw new UsageException(pidFileTyped + " (expected the path of a file to write)");
         }
+        checkTls();
+    }
+
+    /**
+     * The --object definitions and what --tls-creds and --tls-authz name, as qemu-nbd checks
+     * them: the credentials must be a tls-creds-x509 object with endpoint=server, the authz an
+     * authz-simple object, and --tls-authz needs client certificates (verify-peer=on).
+     */
+    private void checkTls() throws UsageException {
+        java.util.Map<String, java.util.Map<String, String>> byId = new java.util.HashMap<>();
+        for (var obj : objects) {
+            String typed = obj.get(" typed");
+            String id = obj.get("id");
+            if (id == null || id.isEmpty()) {
+                throw new UsageException(typed + ": no id= (expected " + OBJECT + ")");
+            }
+            if (byId.put(id, obj) != null) {
+                throw new UsageException(typed + ": id=" + id + " is defined twice (expected one --object per id)");
+            }
+            switch (obj.get("qom-type")) {
+                case "tls-creds-x509" -> {
+                    for (String k : obj.keySet()) {
+                        if (!java.util.Set.of("qom-type", " typed", "id", "dir", "endpoint", "verify-peer").contains(k)) {
+                            throw new UsageException(typed + ": " + k + "= is not supported (expected id, dir, endpoint and"
+                                    + " verify-peer)");
+                        }
+                    }
+                    String ep = obj.getOrDefault("endpoint", "client");
+                    if (!ep.equals("server") && !ep.equals("client")) {
+                        throw new UsageException(typed + ": endpoint=" + ep + " (expected server or client)");
+                    }
+                    if (obj.get("dir") == null || obj.get("dir").isEmpty()) {
+                        throw new UsageException(typed + ": no dir= (expected the directory of ca-cert.pem, server-cert.pem"
+                                + " and server-key.pem)");
+                    }
+                    onOff(typed, obj.getOrDefault("verify-peer", "on"));
+                }
+                case "authz-simple" -> {
+                    for (String k : obj.keySet()) {
+                        if (!java.util.Set.of("qom-type", " typed", "id", "identity").contains(k)) {
+                            throw new UsageException(typed + ": " + k + "= is not supported (expected id and identity)");
+                        }
+                    }
+                    if (obj.get("identity") == null || obj.get("identity").isEmpty()) {
+                        throw new UsageException(typed + ": no identity= (expected the distinguished name of a client"
+                                + " certificate, CN=...,O=...)");
+                    }
+                }
+                default -> throw new UsageException(typed + ": object type " + obj.get("qom-type") + " is not supported"
+                        + " (expected " + OBJECT + ")");
+            }
+        }
+        if (tlsCredsId == null) {
+            if (tlsAuthzId != null) {
+                throw new UsageException("--tls-authz " + tlsAuthzId + " without --tls-creds (expected TLS to be on)");
+            }
+            return;
+        }
+        var creds = byId.get(tlsCredsId);
+        if (creds == null || !creds.get("qom-type").equals("tls-creds-x509")) {
+            throw new UsageException("--tls-creds " + tlsCredsId + ": no --object tls-creds-x509,id=" + tlsCredsId
+                    + " (expected the id of a tls-creds-x509 object)");
+        }
+        tlsObjectTyped = "--object tls-creds-x509,id=" + tlsCredsId;
+        if (!creds.getOrDefault("endpoint", "client").equals("server")) {
+            throw new UsageException(tlsObjectTyped + ": endpoint=" + creds.getOrDefault("endpoint", "client (the default)")
+                    + " (expected endpoint=server: these credentials serve)");
+        }
+        tlsDir = creds.get("dir");
+        tlsVerifyPeer = onOff(creds.get(" typed"), creds.getOrDefault("verify-peer", "on"));
+        if (tlsAuthzId != null) {
+            var authz = byId.get(tlsAuthzId);
+            if (authz == null || !authz.get("qom-type").equals("authz-simple")) {
+                throw new UsageException("--tls-authz " + tlsAuthzId + ": no --object authz-simple,id=" + tlsAuthzId
+                        + " (expected the id of an authz-simple object)");
+            }
+            if (!tlsVerifyPeer) {
+                throw new UsageException("--tls-authz " + tlsAuthzId + " with verify-peer=off (expected verify-peer=on:"
+                        + " the identity is read from the client's certificate)");
+            }
+            tlsIdentity = authz.get("identity");
+            tlsAuthzTyped = "--object authz-simple,id=" + tlsAuthzId;
+        }
+    }
+
+    private static boolean onOff(String typed, String v) throws UsageException {
+        return switch (v) {
+            case "on", "yes", "true" -> true;
+            case "off", "no", "false" -> false;
+            default -> throw new UsageException(typed + ": verify-peer=" + v + " (expected on or off)");
+        };
+    }
+
+    /**
+     * One --object value, QEMU's way: {@code TYPE,key=value,...}, where ",," is a comma inside a
+     * value (a DN's). The map holds "qom-type", the keys, and " typed" (the option as typed).
+     */
+    private static java.util.Map<String, String> object(Value v) throws UsageException {
+        List<String> parts = new ArrayList<>();
+        StringBuilder cur = new StringBuilder();
+        String t = v.text;
+        for (int i = 0; i < t.length(); i++) {
+            char ch = t.charAt(i);
+            if (ch == ',' && i + 1 < t.length() && t.charAt(i + 1) == ',') {
+                cur.append(',');
+                i++;
+            } else if (ch == ',') {
+                parts.add(cur.toString());
+                cur.setLength(0);
+            } else {
+                cur.append(ch);
+            }
+        }
+        parts.add(cur.toString());
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put(" typed", v.typed);
+        String type = parts.get(0);
+        if (type.isEmpty() || type.contains("=")) {
+            throw new UsageException(v.typed + " (expected " + OBJECT + ")");
+        }
+        m.put("qom-type", type);
+        for (String part : parts.subList(1, parts.size())) {
+            int eq = part.indexOf('=');
+            if (eq <= 0) {
+                throw new UsageException(v.typed + ": '" + part + "' (expected key=value; a comma inside a value is written ,,)");
+            }
+            if (m.put(part.substring(0, eq), part.substring(eq + 1)) != null) {
+                throw new UsageException(v.typed + ": " + part.substring(0, eq) + "= given twice (expected each key once)");
+            }
+        }
+        return m;
     }
 
     private static boolean takesValue(String name) {
         return switch (name) {
             case "-k", "--socket", "-b", "--bind", "-p", "--port", "-x", "--export-name", "-e", "--shared", "-f", "--format",
-                    "--aio", "--cache", "--iothreads", "--poll-max-ns", "--stats", "--pid-file" -> true;
+                    "--aio", "--cache", "--iothreads", "--poll-max-ns", "--stats", "--pid-file", "--handshake-limit",
+                    "--object", "--tls-creds", "--tls-authz", "--discard", "--detect-zeroes" -> true;
             default -> false;
         };
     }
@@ -196,13 +371,19 @@ final class ServeOptions {
             case "-p", "--port" -> PORT;
             case "-x", "--export-name" -> "an export name";
             case "-e", "--shared" -> SHARED;
-            case "-f", "--format" -> "raw";
+            case "-f", "--format" -> "raw or qcow2";
             case "--aio" -> "io_uring or native or threads";
             case "--cache" -> "writeback or none";
+            case "--discard" -> "ignore or unmap";
+            case "--detect-zeroes" -> "off or on or unmap";
             case "--iothreads" -> IOTHREADS;
             case "--poll-max-ns" -> POLL;
             case "--stats" -> STATS;
             case "--pid-file" -> "the path of a file";
+            case "--handshake-limit" -> HANDSHAKE;
+            case "--object" -> OBJECT;
+            case "--tls-creds" -> "the id of a --object tls-creds-x509";
+            case "--tls-authz" -> "the id of a --object authz-simple";
             default -> "a value";
         };
     }
@@ -230,18 +411,12 @@ final class ServeOptions {
     }
 
     private static String format(Value v) throws UsageException {
-        if ("raw".equals(v.text)) {
-            return "raw";
-        }
-        if ("qcow2".equals(v.text)) {
-            throw new UsageException(v.typed + ": qcow2 is not supported yet (expected raw)");
-        }
-        throw new UsageException(v.typed + " (expected raw, the only format served so far)");
+        return oneOf(v, "raw", "qcow2");
     }
 
     static final String USAGE = """
             Usage: jaio nbd serve [OPTIONS] [IMAGE]
-            Serve a raw disk image (a regular file or a block device) over the NBD protocol.
+            Serve a disk image (raw or qcow2; a regular file or a block device) over the NBD protocol.
             Without IMAGE, a sparse 1 GiB image is made in a temporary directory, served until
             SIGINT/SIGTERM (as with -t) and deleted on exit.
 
@@ -250,19 +425,38 @@ final class ServeOptions {
               -p, --port=N           TCP port (default 10809; 0 picks a free one)
               -x, --export-name=NAME export name (default "")
               -r, --read-only        refuse writes
-              -f, --format=FORMAT    raw: serve IMAGE's bytes as they are, even when they look like a
-                                     qcow2 image (which is refused without -f; qcow2 is not supported yet)
+              -f, --format=FORMAT    raw or qcow2; without -f the format is probed: qcow2 if IMAGE starts
+                                     with qcow2's magic, else raw (with a warning, as qemu-nbd gives)
+              -s, --snapshot         serve a temporary qcow2 overlay over IMAGE: writes go to the overlay,
+                                     IMAGE is opened read-only and untouched; the overlay is deleted on exit
+                  --discard=MODE     unmap (default: TRIM deallocates) or ignore (TRIM does nothing)
+                  --detect-zeroes=M  off (default), on (a write of zeroes is served as write-zeroes) or
+                                     unmap (also deallocates; needs --discard=unmap)
               -e, --shared=N         serve up to N clients at once (default 1; 0: no limit)
               -t, --persistent       keep serving after the last client disconnects (the default
                                      without IMAGE); with IMAGE and no -t, exit when it does
                   --aio=MODE         io_uring (default when the kernel allows it), native (Linux
                                      AIO; needs --cache=none) or threads
-                  --cache=MODE       writeback (default) or none (O_DIRECT)
+                  --cache=MODE       writeback (default) or none (O_DIRECT; raw images only)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
                   --poll-max-ns=NS   adaptive busy polling of the I/O threads (default 0: off)
                   --stats=N          every N seconds, log one line to stderr: requests/s, MiB/s,
                                      p50/p99 latency and requests in flight
                   --pid-file=PATH    write the server's PID to PATH
+                  --handshake-limit=N
+                                     drop a client that has not finished the handshake (TLS
+                                     included) within N seconds (default 10, as qemu-nbd; 0: never)
+                  --object tls-creds-x509,id=ID,dir=DIR,endpoint=server[,verify-peer=on|off]
+                                     TLS credentials as QEMU loads them: DIR holds ca-cert.pem,
+                                     server-cert.pem and server-key.pem (PEM; PKCS#8, RSA or EC
+                                     keys). verify-peer=on (the default, as QEMU) requires a
+                                     client certificate that chains to ca-cert.pem
+                  --object authz-simple,id=ID,identity=DN
+                                     a client identity for --tls-authz (a comma inside DN: ,,)
+                  --tls-creds=ID     require TLS 1.3 (NBD_OPT_STARTTLS) with the credentials ID;
+                                     clients connect with nbds:// URIs
+                  --tls-authz=ID     allow only the client whose certificate's subject is ID's
+                                     identity (needs verify-peer=on)
               -v, --verbose          log connections, request errors and the stop at INFO level
               -h, --help             this help
               -V, --version          print the version

@@ -27,7 +27,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 /**
  * {@code jaio nbd serve} as a process, the way a user meets it: how it stops (SIGTERM, SIGINT,
  * the last client leaving) on the class path and on the module path, what it prints (one URI
- * line, one exit line, the log with and without {@code -v}), and its refusal of qcow2 images.
+ * line, one exit line, the log with and without {@code -v}), and how a qcow2 file is served (probed, or -f raw).
  * Clients are {@link RawClient}s on loopback or a unix socket; every process has a deadline.
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
@@ -132,14 +132,21 @@ class NbdServeCommandTest {
     }
 
     @Test
-    void qcow2ImageIsRefusedWithOneLine() throws Exception {
+    void qcow2ImageIsProbedAndServedAsItsGuestDisk() throws Exception {
         Path image = qcow2Image();
-        List<String> cmd = new ArrayList<>(NbdServerProcess.classPathJava());
-        cmd.addAll(List.of("serve", "-p", "0", image.toString()));
-        NbdTestSupport.Result r = NbdTestSupport.run(cmd);
-        assertEquals(1, r.exitCode(), r.output());
-        assertEquals("jaio nbd serve: image " + image + " is a qcow2 image, and qcow2 is not supported yet"
-                + " (expected a raw image; -f raw serves the qcow2 file's bytes as a raw disk)\n", r.output());
+        NbdTestSupport.runOk("qemu-io", "-f", "qcow2", "-c", "write -P 0x5a 1M 64k", image.toString());
+        String sock = dir.resolve("nbd.sock").toString();
+        try (NbdServerProcess server = launch("class", List.of("-k", sock, image.toString()), dir)) {
+            try (RawClient c = RawClient.unix(Path.of(sock)).handshake(false)) {
+                assertEquals(64L << 20, c.size, "export size is the guest size, not the file's");
+                RawClient.Reply r = c.read(1 << 20, 4096);
+                assertEquals(0, r.error());
+                byte[] want = new byte[4096];
+                java.util.Arrays.fill(want, (byte) 0x5a);
+                assertArrayEquals(want, r.data(), "the guest's data, not the container's bytes");
+            }
+            assertEquals(0, server.awaitExit(), server.output());
+        }
     }
 
     @ParameterizedTest

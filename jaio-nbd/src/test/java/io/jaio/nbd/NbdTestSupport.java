@@ -139,6 +139,8 @@ final class NbdTestSupport {
         private final NbdServer server;
         private final Thread thread;
         private final CompletableFuture<Integer> status;
+        /** The server requires TLS (--tls-creds); set before the server is handed out. */
+        boolean tls;
 
         private Server(Path image, String socketPath, int port, long size, boolean readOnly, NbdServer server, Thread thread,
                 CompletableFuture<Integer> status) {
@@ -184,12 +186,14 @@ final class NbdTestSupport {
         private static void serve(ServeOptions opts, Path image, CompletableFuture<Server> started,
                 CompletableFuture<Integer> status) {
             try {
-                Export export = Export.open(opts.exportName, image.toString(), opts.readOnly, opts.cacheNone);
+                Export export = Export.open(opts, image.toString(), NbdMain.probeFormat(image.toString(), opts.format));
                 try (AioContext main = AioContext.builder().name("nbd-main").build()) {
                     main.makeCurrent();
-                    NbdServer s = new NbdServer(opts, export, main);
-                    started.complete(new Server(image, opts.socketPath, s.port(), export.size, export.readOnly, s,
-                            Thread.currentThread(), status));
+                    NbdServer s = new NbdServer(opts, export, main, TlsCredentials.fromOptions(opts));
+                    Server started0 = new Server(image, opts.socketPath, s.port(), export.size, export.readOnly, s,
+                            Thread.currentThread(), status);
+                    started0.tls = opts.tlsCredsId != null;
+                    started.complete(started0);
                     int st = s.run();
                     s.closeMain();
                     status.complete(st);
@@ -202,9 +206,10 @@ final class NbdTestSupport {
             }
         }
 
-        /** The URI a libnbd client takes. */
+        /** The URI a libnbd client takes (nbds:// when the server requires TLS). */
         String uri() {
-            return socketPath != null ? "nbd+unix:///?socket=" + socketPath : "nbd://127.0.0.1:" + port + "/";
+            String scheme = tls ? "nbds" : "nbd";
+            return socketPath != null ? scheme + "+unix:///?socket=" + socketPath : scheme + "://127.0.0.1:" + port + "/";
         }
 
         /** The URI form qemu takes (qemu wants the socket as a query too, which it accepts). */
@@ -239,7 +244,7 @@ final class NbdTestSupport {
         }
 
         /**
-         * The value of an integral field of every open connection, read on the connection's own
+         * The value of an integral (or boolean: 1/0) field of every open connection, read on the connection's own
          * thread (a one-shot bottom half on its context, so no request is half-processed).
          * White-box: names a private field of {@link NbdConnection}.
          */
@@ -256,7 +261,8 @@ final class NbdTestSupport {
                     try {
                         List<Long> vs = new ArrayList<>();
                         for (NbdConnection c : w.connections) {
-                            vs.add(((Number) f.get(c)).longValue());
+                            Object v = f.get(c);
+                            vs.add(v instanceof Boolean b ? (b ? 1L : 0L) : ((Number) v).longValue());
                         }
                         got.complete(vs);
                     } catch (ReflectiveOperationException | RuntimeException e) {

@@ -37,11 +37,6 @@ class NbdWireFuzzTest {
         Path dir = harness.dir();
         harness.close();
         harness = null;
-        try (var s = Files.list(dir)) {
-            for (Path p : s.toList()) {
-                Files.delete(p);
-            }
-        }
-        Files.delete(dir);
+        NbdTestSupport.deleteTree(dir); // the images, and the harness's TLS certificates in pki/
     }
 }

@@ -40,6 +40,9 @@ import io.jaio.internal.sys.Syscalls;
  *       requests whose type, flags, offset and length come from the input (offsets and lengths
  *       near the export's end, zero, overflowing, negative), each with a unique cookie; a request
  *       may be cut short, followed by garbage, or be a write announcing more than 32 MiB.</li>
+ *   <li><b>tls</b> (first byte 0xf0..0xff, when certtool is installed): client flags and STARTTLS,
+ *       then the rest of the input as TLS records, to a worker that requires TLS (fuzzes the
+ *       hand-over to {@link TlsSession} and JSSE's handshake as the server drives it).</li>
  * </ul>
  * After the input is sent the client half-closes its socket (SHUT_WR) and keeps reading.
  *
@@ -77,6 +80,8 @@ final class NbdWireHarness implements AutoCloseable {
     private final FileIoEngine engine;
     private final NbdServer.Worker rwWorker;
     private final NbdServer.Worker roWorker;
+    /** A worker that requires TLS (certificates by certtool), or null when certtool is missing. */
+    private final NbdServer.Worker tlsWorker;
     private final List<String> callbackErrors = new ArrayList<>();
     private Throwable firstCallbackError;
     private final Arena arena = Arena.ofConfined();
@@ -117,6 +122,12 @@ final class NbdWireHarness implements AutoCloseable {
         engine = FileIoEngines.best(ctx);
         rwWorker = new NbdServer.Worker(ctx, rw, engine);
         roWorker = new NbdServer.Worker(ctx, ro, engine);
+        NbdServer.Worker tls = null;
+        if (Files.isExecutable(Path.of("/usr/bin/certtool"))) {
+            TlsTestCerts certs = TlsTestCerts.make(dir.resolve("pki"));
+            tls = new NbdServer.Worker(ctx, ro, engine, TlsCredentials.load("harness", certs.serverDir, true, null), 0);
+        }
+        tlsWorker = tls;
     }
 
     Path dir() {
@@ -129,13 +140,14 @@ final class NbdWireHarness implements AutoCloseable {
         Input in = new Input(input);
         int mode = in.u8();
         boolean readOnly = (mode & 1) != 0;
-        boolean raw = (mode & 6) == 0; // one input in four is raw
-        Export export = readOnly ? ro : rw;
+        boolean tls = tlsWorker != null && (mode & 0xf0) == 0xf0; // one input in sixteen: the TLS handshake
+        boolean raw = tls || (mode & 6) == 0; // one input in four is raw
+        Export export = tls || readOnly ? ro : rw;
         Client client = new Client(export, raw);
-        byte[] script = raw ? in.rest() : client.script(in);
+        byte[] script = tls ? tlsScript(in.rest()) : raw ? in.rest() : client.script(in);
         int[] pair = Sockets.socketPair();
         int cfd = pair[0];
-        NbdConnection c = new NbdConnection(readOnly ? roWorker : rwWorker, pair[1], "fuzz");
+        NbdConnection c = new NbdConnection(tls ? tlsWorker : readOnly ? roWorker : rwWorker, pair[1], "fuzz");
         try {
             c.start();
             exchange(c, cfd, script, client);
@@ -160,6 +172,13 @@ final class NbdWireHarness implements AutoCloseable {
         repliesChecked += client.replies;
         requestsSent += client.requests;
         checkImages();
+    }
+
+    /** Client flags and STARTTLS, then the input as TLS records (a ClientHello, the fuzzer hopes). */
+    private static byte[] tlsScript(byte[] records) {
+        ByteBuffer b = ByteBuffer.allocate(4 + 16 + records.length);
+        b.putInt(Nbd.FLAG_C_FIXED_NEWSTYLE | Nbd.FLAG_C_NO_ZEROES).put(RawClient.optionBytes(Nbd.OPT_STARTTLS, new byte[0]));
+        return b.put(records).array();
     }
 
     private void exchange(NbdConnection c, int cfd, byte[] script, Client client) {
