@@ -3,6 +3,7 @@ package io.jaio.nbd;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.function.BooleanSupplier;
 
 import io.jaio.AioContext;
 import io.jaio.BottomHalf;
@@ -66,6 +67,18 @@ final class NbdConnection {
     private final MemorySegment msghdr;
     private final BottomHalf flushBh;
     private final Runnable onRead = this::onReadable;
+    /**
+     * Whether the socket's read handler joins the context's adaptive polling. A socket has no
+     * userspace readiness flag, so its {@code ioPoll} is {@link #NEVER_READY}: what the spin
+     * catches is the io_uring monitor's completion queue, which the poll loop re-reads on every
+     * round ({@code needWait}), so a request that arrives while the loop spins is seen without an
+     * {@code io_uring_enter} sleep and wake-up. Only with the io_uring monitor (poll and epoll
+     * have nothing to see without a system call, so the spin would only burn CPU) and a
+     * {@code --poll-max-ns} above 0.
+     */
+    private final boolean pollSocket;
+    /** The {@code ioPoll} of a polled socket: never ready from userspace (see {@link #pollSocket}). */
+    private static final BooleanSupplier NEVER_READY = () -> false;
     private final Runnable onWrite = this::onWritable;
     private final Handshake handshake;
     /** Requests counted for the statistics, the MBean and the Flight Recorder events. */
@@ -105,6 +118,7 @@ final class NbdConnection {
     NbdConnection(NbdServer.Worker worker, int fd, String peer) {
         this.worker = worker;
         this.ctx = worker.ctx;
+        this.pollSocket = ctx.hasIoUring() && ctx.pollMaxNs() > 0;
         this.fd = fd;
         this.export = worker.export;
         this.engine = worker.engine;
@@ -251,7 +265,8 @@ final class NbdConnection {
             return;
         }
         try {
-            ctx.setFdHandler(fd, r ? onRead : null, w ? onWrite : null, null, null);
+            boolean p = r && pollSocket;
+            ctx.setFdHandler(fd, r ? onRead : null, w ? onWrite : null, p ? NEVER_READY : null, p ? onRead : null);
         } catch (ErrnoException e) {
             beginClose("cannot watch socket: " + e.getMessage(), true);
         }

@@ -439,7 +439,8 @@ final class ServeOptions {
                                      AIO; needs --cache=none) or threads
                   --cache=MODE       writeback (default) or none (O_DIRECT; raw images only)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
-                  --poll-max-ns=NS   adaptive busy polling of the I/O threads (default 0: off)
+                  --poll-max-ns=NS   adaptive busy polling of the I/O threads, up to NS per wait
+                                     (default 0: off); with io_uring the sockets join it
                   --stats=N          every N seconds, log one line to stderr: requests/s, MiB/s,
                                      p50/p99 latency and requests in flight
                   --pid-file=PATH    write the server's PID to PATH
