@@ -1,6 +1,6 @@
 #!/bin/bash
 # Usage: [IMG=/tmp/q/img] [REPS=2] [WHO="jaio0 jaio100000 jaio0e nbdkit qnbd"] [ROWS="qd1 qimg qd32 wr32 copy"] [JAIOARGS=...] bench/nbd-ab.sh
-# jaioN: ./jaio nbd serve --poll-max-ns=N; jaioNe: the same with -Djaio.fdmon=epoll; qnbd: qemu-nbd io_uring writeback.
+# jaioN: ./jaio nbd serve --poll-max-ns=N; jaioNe: the same with -Djaio.fdmon=epoll; jaioNt2: with --iothreads 2; qnbd: qemu-nbd io_uring writeback.
 # A/B of NBD servers: for each round and each WHO: fresh server, 5 s randread QD32 warm-up, then rows.
 # WHO entries: jaioN (N = --poll-max-ns), qnbd, nbdkit. JAIO=launcher. ROWS subset of qd1 qimg qd32 wr32 copy
 JAIO=${JAIO:-$(cd "$(dirname "$0")/.." && pwd)/jaio}; IMG=${IMG:-/tmp/q/img}; REPS=${REPS:-2}
@@ -11,6 +11,7 @@ for r in $(seq $REPS); do for w in $WHO; do
   rm -f $S
   case $w in
     jaio*e) n=${w#jaio}; n=${n%e}; JAIO_JAVA_OPTS=-Djaio.fdmon=epoll $JAIO nbd serve -t -e 8 -k $S --poll-max-ns=$n $JAIOARGS $IMG >/tmp/nbd-ab/srv.log 2>&1 & ;;
+    jaio*t2) n=${w#jaio}; n=${n%t2}; $JAIO nbd serve -t -e 8 -k $S --iothreads 2 --poll-max-ns=$n $JAIOARGS $IMG >/tmp/nbd-ab/srv.log 2>&1 & ;;
     jaio*) n=${w#jaio}; $JAIO nbd serve -t -e 8 -k $S --poll-max-ns=$n $JAIOARGS $IMG >/tmp/nbd-ab/srv.log 2>&1 & ;;
     qnbd) qemu-nbd -t -e 8 -k $S -f raw --aio=io_uring --cache=writeback $IMG & ;;
     nbdkit) nbdkit -f -U $S file $IMG & ;;

@@ -863,8 +863,9 @@ final class NbdConnection {
         if (!socketDead && (!handshake.flushPending() || closed)) {
             return;
         }
-        if (!socketDead && tls != null && tls.seal() == TlsSession.EAGAIN) {
-            setWantWrite(true); // TLS records still owed: flush() comes back here when they are out
+        if (!socketDead && tls != null && tls.closeOutbound() == TlsSession.EAGAIN) {
+            // TLS records still owed, then close_notify: flush() comes back here when they are out
+            setWantWrite(true);
             return;
         }
         closed = true;

@@ -64,6 +64,8 @@ final class TlsSession {
     private final int packetBytes;
     private String failure;
     private boolean inboundClosed;
+    /** close_notify has been sealed into netOut ({@link #closeOutbound}). */
+    private boolean outboundClosed;
     /** The last unwrap wanted more ciphertext than netIn holds: only the socket can help. */
     private boolean underflow;
     private boolean handshakeDone;
@@ -320,6 +322,43 @@ final class TlsSession {
         }
         f = flushOut();
         return f == 0 && stage.position() > 0 ? EAGAIN : f;
+    }
+
+    /**
+     * Ends the session from this side (RFC 8446 6.1): the first call seals a close_notify alert
+     * behind whatever ciphertext is still owed; every call sends what the socket takes. 0 once it
+     * is all out, EAGAIN while the socket holds it back (call again when it is writable), or a
+     * failure (the caller closes regardless: close_notify is a courtesy, the NBD DISC or the
+     * server's stop already ordered the end). Nothing is sent after a TLS failure or before the
+     * handshake finished.
+     */
+    long closeOutbound() {
+        if (failure != null || !handshakeDone) {
+            return failure != null ? EPROTO : 0;
+        }
+        if (!outboundClosed) {
+            long f = seal(true); // staged plaintext first: the alert must follow the last reply
+            if (f != 0) {
+                return f;
+            }
+            outboundClosed = true;
+            engine.closeOutbound();
+            if (netOut.capacity() - netOut.remaining() < packetBytes) {
+                return EAGAIN; // cannot happen after a complete flush; kept as a guard
+            }
+            sealed.clear();
+            try {
+                engine.wrap(EMPTY, sealed); // status CLOSED: the alert is the record it produced
+            } catch (SSLException e) {
+                fail(e.getMessage());
+                return EPROTO;
+            }
+            sealed.flip();
+            netOut.compact();
+            netOut.put(sealed);
+            netOut.flip();
+        }
+        return flushOut();
     }
 
     /** Wraps {@code src} into a record and appends it to netOut (which has room for one). 0 or a failure. */

@@ -206,6 +206,9 @@ class NbdHostileClientTest {
         assertTrue(s.probeConnections("inFlight").stream().mapToLong(Long::longValue).max().orElseThrow()
                 <= NbdConnection.MAX_IN_FLIGHT);
         if (tlsHog != null) {
+            // The writer may be blocked in a write that holds JSSE's record lock, which close()
+            // would wait for to send close_notify, for ever: linger 0 makes it give up and reset.
+            tlsHog.setSoLinger(true, 0);
             tlsHog.close();
         }
     }

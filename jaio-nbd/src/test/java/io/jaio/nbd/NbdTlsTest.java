@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
+import java.net.Socket;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -250,6 +251,158 @@ class NbdTlsTest {
             assertTrue(s.probeConnections("inFlight").stream().allMatch(v -> v == 0));
         }
         NbdTestSupport.assertNoExceptionsLogged();
+    }
+
+    /**
+     * The server ends a TLS session with close_notify (RFC 8446 6.1), after the last reply, both
+     * when the client sends DISC and when the server stops. Checked with a JSSE engine driven by
+     * hand over the socket, which tells the alert ({@code unwrap} status CLOSED, inbound done)
+     * from a bare EOF (the stream ends with the engine still expecting records).
+     */
+    @Test
+    void closeNotifyEndsTheSessionOnDiscAndOnStop() throws Exception {
+        Path image = NbdTestSupport.randomImage(dir.resolve("bye.img"), SIZE, 5);
+        try (var s = tlsServer(image, true)) {
+            for (boolean disc : new boolean[] {true, false}) {
+                try (Socket raw = TlsTestCerts.startTls(s.port)) {
+                    javax.net.ssl.SSLEngine e = TlsTestCerts.clientContext(certs.clientDir).createSSLEngine("localhost", s.port);
+                    e.setUseClientMode(true);
+                    EngineClient c = new EngineClient(raw, e);
+                    c.handshake();
+                    c.write(RawClient.optionBytes(Nbd.OPT_GO, RawClient.goPayload("")));
+                    int type;
+                    do {
+                        java.nio.ByteBuffer h = c.read(20);
+                        assertEquals(Nbd.OPTION_REPLY_MAGIC, h.getLong());
+                        assertEquals(Nbd.OPT_GO, h.getInt());
+                        type = h.getInt();
+                        c.read(h.getInt());
+                    } while (type == Nbd.REP_INFO);
+                    assertEquals(Nbd.REP_ACK, type, "GO over TLS");
+                    c.write(RawClient.requestBytes(0, Nbd.CMD_READ, 1, 4096, 65536));
+                    java.nio.ByteBuffer h = c.read(16);
+                    assertEquals(Nbd.SIMPLE_REPLY_MAGIC, h.getInt());
+                    assertEquals(0, h.getInt(), "read error");
+                    assertArrayEquals(NbdTestSupport.readAt(image, 4096, 65536), c.read(65536).array(), "64 KiB through TLS");
+                    if (disc) {
+                        c.write(RawClient.requestBytes(0, Nbd.CMD_DISC, 2, 0, 0));
+                    } else {
+                        s.requestStop();
+                    }
+                    assertTrue(c.readToEnd(), (disc ? "after DISC" : "at the server's stop")
+                            + ": the stream ended without close_notify");
+                }
+            }
+        }
+        NbdTestSupport.assertNoExceptionsLogged();
+    }
+
+    /** A blocking TLS client over an {@link javax.net.ssl.SSLEngine}, enough for the close_notify test. */
+    private static final class EngineClient {
+        private final java.io.InputStream in;
+        private final java.io.OutputStream out;
+        private final javax.net.ssl.SSLEngine engine;
+        private final java.nio.ByteBuffer netIn;
+        private final java.nio.ByteBuffer app;
+        private final java.nio.ByteBuffer netOut;
+        private boolean closed;
+
+        EngineClient(Socket s, javax.net.ssl.SSLEngine engine) throws java.io.IOException {
+            this.in = s.getInputStream();
+            this.out = s.getOutputStream();
+            this.engine = engine;
+            int packet = engine.getSession().getPacketBufferSize();
+            this.netIn = java.nio.ByteBuffer.allocate(packet * 2);
+            this.app = java.nio.ByteBuffer.allocate(Math.max(engine.getSession().getApplicationBufferSize(), 1 << 17));
+            this.netOut = java.nio.ByteBuffer.allocate(packet * 2);
+        }
+
+        void handshake() throws java.io.IOException {
+            engine.beginHandshake();
+            while (true) {
+                switch (engine.getHandshakeStatus()) {
+                    case NEED_WRAP -> wrap(java.nio.ByteBuffer.allocate(0));
+                    case NEED_UNWRAP, NEED_UNWRAP_AGAIN -> {
+                        if (!unwrapSome()) {
+                            throw new java.io.EOFException("EOF in the TLS handshake");
+                        }
+                    }
+                    case NEED_TASK -> {
+                        Runnable t;
+                        while ((t = engine.getDelegatedTask()) != null) {
+                            t.run();
+                        }
+                    }
+                    default -> {
+                        return;
+                    }
+                }
+            }
+        }
+
+        void write(byte[] b) throws java.io.IOException {
+            java.nio.ByteBuffer src = java.nio.ByteBuffer.wrap(b);
+            while (src.hasRemaining()) {
+                wrap(src);
+            }
+        }
+
+        private void wrap(java.nio.ByteBuffer src) throws java.io.IOException {
+            netOut.clear();
+            engine.wrap(src, netOut);
+            out.write(netOut.array(), 0, netOut.position());
+            out.flush();
+        }
+
+        /** Reads ciphertext and unwraps one step into {@code app}; false at EOF. */
+        private boolean unwrapSome() throws java.io.IOException {
+            while (true) {
+                netIn.flip();
+                javax.net.ssl.SSLEngineResult r = engine.unwrap(netIn, app);
+                netIn.compact();
+                if (r.getStatus() == javax.net.ssl.SSLEngineResult.Status.CLOSED) {
+                    closed = true;
+                    return true;
+                }
+                if (r.getStatus() == javax.net.ssl.SSLEngineResult.Status.OK
+                        && (r.bytesProduced() > 0 || r.getHandshakeStatus() != javax.net.ssl.SSLEngineResult.HandshakeStatus.NEED_UNWRAP)) {
+                    return true;
+                }
+                if (r.getStatus() == javax.net.ssl.SSLEngineResult.Status.OK && r.bytesConsumed() > 0) {
+                    continue; // a record was taken: the next may be buffered already
+                }
+                int n = in.read(netIn.array(), netIn.position(), netIn.remaining());
+                if (n < 0) {
+                    return false;
+                }
+                netIn.position(netIn.position() + n);
+            }
+        }
+
+        /** Exactly {@code n} bytes of plaintext, in a buffer ready to read. */
+        java.nio.ByteBuffer read(int n) throws java.io.IOException {
+            while (app.position() < n) {
+                if (!unwrapSome() || closed) {
+                    throw new java.io.EOFException("the TLS stream ended before " + n + " bytes");
+                }
+            }
+            byte[] b = new byte[n];
+            app.flip();
+            app.get(b);
+            app.compact();
+            return java.nio.ByteBuffer.wrap(b);
+        }
+
+        /** Reads until the stream ends: true if it ended with close_notify, false at a bare EOF. */
+        boolean readToEnd() throws java.io.IOException {
+            while (!closed) {
+                app.clear();
+                if (!unwrapSome()) {
+                    return false;
+                }
+            }
+            return engine.isInboundDone();
+        }
     }
 
     /**
