@@ -157,7 +157,22 @@ final class NbdServerProcess implements AutoCloseable {
 
     /** Starts a server on unix socket {@code socket} and waits (at most 30 s) until it listens. */
     static NbdServerProcess start(Path image, String socket, Path log, String... options) throws IOException {
-        List<String> cmd = new ArrayList<>();
+        return start(List.of(), image, socket, log, options);
+    }
+
+    /**
+     * {@link #start(Path, String, Path, String...)} with the server's files limited to
+     * {@code limitKib} KiB ({@code ulimit -f}): every write that would grow a file past it fails
+     * with EFBIG (the JVM ignores SIGXFSZ), a deterministic stand-in for a crash at a file's end.
+     */
+    static NbdServerProcess startWithFileSizeLimit(long limitKib, Path image, String socket, Path log, String... options)
+            throws IOException {
+        return start(List.of("bash", "-c", "ulimit -f " + limitKib + " && exec \"$@\"", "bash"), image, socket, log, options);
+    }
+
+    private static NbdServerProcess start(List<String> prefix, Path image, String socket, Path log, String... options)
+            throws IOException {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // The launcher's flags (./jaio: JVM_FLAGS and -Xss512k).
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED", "--add-opens", "java.base/java.lang=ALL-UNNAMED",
