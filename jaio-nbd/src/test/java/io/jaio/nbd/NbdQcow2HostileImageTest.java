@@ -72,6 +72,7 @@ class NbdQcow2HostileImageTest {
             refcount table past the end  | 48  | 8 | 1099511627776       | refcount table at 1099511627776+65536 (expected inside the file of FILESIZE bytes)
             huge L1 table                | 36  | 4 | 16777216            | L1 table of 134217728 bytes (expected at most 33554432 bytes (QEMU's limit))
             unknown incompatible bit     | 72  | 8 | 128                 | incompatible feature bits 0x80 (expected none but dirty, corrupt and compression type)
+            zstd without its bit         | 104 | 4 | 16777216            | compression_type 1 without the compression type bit (expected incompatible bit 3 set with a non-zero compression_type)
             encryption                   | 32  | 4 | 1                   | crypt_method 1 (expected 0, an unencrypted image: encrypted qcow2 is not served)
             header length                | 100 | 4 | 7                   | header_length 7 (expected a multiple of 8, 104 up to the cluster size)
             backing name past cluster 0  | 16  | 4 | 1000                | backing file name at 0 of 1000 bytes (expected 1..1023 bytes inside the first cluster)
