@@ -100,7 +100,8 @@ class NbdQcow2CrashTest {
                     cmd.addAll(List.of("-c", "aio_write -P " + (0x40 + round) + " " + off + " " + (512 + rnd.nextInt(20_000))));
                 }
                 cmd.add(uri);
-                long grownBy = (long) (round + 1) << 18;
+                // the server grows the file in steps of at least 1 MiB (Qcow2Refcounts.coverInFile): past the first one
+                long grownBy = (1L << 20) + ((long) (round + 1) << 18);
                 long start = Files.size(image);
                 Process writer = NbdTestSupport.startProcess(cmd);
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
