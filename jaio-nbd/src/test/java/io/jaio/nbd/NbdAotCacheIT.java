@@ -37,10 +37,11 @@ class NbdAotCacheIT {
 
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String cp = ROOT.resolve("jaio-core/target/jaio-core-0.1.0-SNAPSHOT.jar") + ":"
-                + ROOT.resolve("jaio-nbd/target/jaio-nbd-0.1.0-SNAPSHOT.jar");
+                + ROOT.resolve("jaio-nbd/target/jaio-nbd-0.1.0-SNAPSHOT.jar") + ":"
+                + ROOT.resolve("jaio-nbd/target/lib/aircompressor-2.0.3.jar"); // the launcher's class path (nbd_cp)
         List<String> strict = new ArrayList<>(List.of(java, "-XX:AOTCache=" + cache, "-XX:AOTMode=on",
                 "--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
-                "--add-opens", "java.base/java.lang=ALL-UNNAMED", "-Xss512k", "-cp", cp, "io.jaio.nbd.NbdMain", "serve",
+                "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xss512k", "-cp", cp, "io.jaio.nbd.NbdMain", "serve",
                 "--version"));
         NbdTestSupport.Result used = run(strict);
         assertEquals(0, used.exitCode(), "the JVM accepts the cache with -XX:AOTMode=on: " + used);

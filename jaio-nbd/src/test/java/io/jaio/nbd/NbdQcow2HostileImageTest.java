@@ -72,6 +72,7 @@ class NbdQcow2HostileImageTest {
             refcount table past the end  | 48  | 8 | 1099511627776       | refcount table at 1099511627776+65536 (expected inside the file of FILESIZE bytes)
             huge L1 table                | 36  | 4 | 16777216            | L1 table of 134217728 bytes (expected at most 33554432 bytes (QEMU's limit))
             unknown incompatible bit     | 72  | 8 | 128                 | incompatible feature bits 0x80 (expected none but dirty, corrupt and compression type)
+            zstd without its bit         | 104 | 4 | 16777216            | compression_type 1 without the compression type bit (expected incompatible bit 3 set with a non-zero compression_type)
             encryption                   | 32  | 4 | 1                   | crypt_method 1 (expected 0, an unencrypted image: encrypted qcow2 is not served)
             header length                | 100 | 4 | 7                   | header_length 7 (expected a multiple of 8, 104 up to the cluster size)
             backing name past cluster 0  | 16  | 4 | 1000                | backing file name at 0 of 1000 bytes (expected 1..1023 bytes inside the first cluster)
@@ -139,6 +140,37 @@ class NbdQcow2HostileImageTest {
             assertTrue(s.alive());
         }
         NbdTestSupport.assertNoExceptionsLogged();
+    }
+
+    /**
+     * A zstd-compressed cluster whose frame is garbage (its magic overwritten) fails that read
+     * with EIO and a log line naming the cluster; its uncompressed neighbour still reads.
+     */
+    @Test
+    void corruptZstdClusterFailsThatReadOnly() throws Exception {
+        Path raw = NbdTestSupport.randomImage(dir.resolve("src.raw"), 1L << 20, 3);
+        Files.write(raw, "compressible ".repeat(5_000).getBytes(), java.nio.file.StandardOpenOption.WRITE);
+        Path packed = dir.resolve("zstd.qcow2");
+        NbdTestSupport.Result made = NbdTestSupport.run("qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", "-o",
+                "compression_type=zstd,cluster_size=64k", raw.toString(), packed.toString());
+        org.junit.jupiter.api.Assumptions.assumeTrue(made.exitCode() == 0, "qemu-img without zstd: " + made.output());
+        long l1 = peek8(packed, 40);
+        long entry = peek8(packed, peek8(packed, l1) & 0x00ff_ffff_ffff_fe00L);
+        assertTrue((entry & (1L << 62)) != 0, "guest cluster 0 is compressed: 0x" + Long.toHexString(entry));
+        long data = entry & ((1L << (62 - (16 - 8))) - 1); // 64 KiB clusters: offset in the low 54 bits
+        poke(packed, data, 8, 0x0123_4567_89ab_cdefL);
+        try (NbdTestSupport.Server s = NbdTestSupport.Server.start(packed, "-r", "-t")) {
+            NbdTestSupport.Result bad = NbdTestSupport.run(NbdTestSupport.qemuIoCommand(s, true, "read 0 4k"));
+            assertTrue(bad.output().contains("Input/output error"), "read of the bad cluster fails: " + bad.output());
+            byte[] want = java.util.Arrays.copyOfRange(Files.readAllBytes(raw), 128 << 10, 192 << 10);
+            Path got = dir.resolve("got.raw");
+            NbdTestSupport.runOk("qemu-img", "convert", "-O", "raw", "--image-opts", "driver=raw,offset=131072,size=65536,"
+                    + "file.driver=nbd,file.server.type=inet,file.server.host=127.0.0.1,file.server.port=" + s.port, got.toString());
+            assertTrue(java.util.Arrays.equals(want, Files.readAllBytes(got)), "a random (uncompressed) cluster still reads");
+            assertTrue(s.alive());
+        }
+        String log = String.join("\n", NbdTestSupport.assertNoExceptionsLogged());
+        assertTrue(log.contains("guest cluster 0: no zstd frame at byte 0"), "the log names the bad cluster: " + log);
     }
 
     @Test

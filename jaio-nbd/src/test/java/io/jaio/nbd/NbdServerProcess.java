@@ -36,7 +36,7 @@ final class NbdServerProcess implements AutoCloseable {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED",
-                "--add-opens", "java.base/java.lang=ALL-UNNAMED", "-Xss512k"));
+                "--add-opens", "java.base/java.lang=ALL-UNNAMED", "--sun-misc-unsafe-memory-access=allow", "-Xss512k"));
         cmd.addAll(List.of(jvmOptions));
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.jaio.nbd.NbdMain"));
         return cmd;
@@ -44,16 +44,18 @@ final class NbdServerProcess implements AutoCloseable {
 
     /**
      * The same on the module path, as a user of the modules runs it: this test run's jaio-core
-     * and jaio-nbd classes (each a directory or jar with its module-info) and
+     * and jaio-nbd classes (each a directory or jar with its module-info), aircompressor's jar (an
+     * automatic module) and
      * {@code -m io.jaio.nbd/io.jaio.nbd.NbdMain}; only the JDK's modules besides.
      */
     static List<String> modulePathJava(String... jvmOptions) {
         List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(List.of("--enable-native-access=io.jaio", "--add-exports", "java.base/jdk.internal.vm=io.jaio",
-                "--add-opens", "java.base/java.lang=io.jaio", "-Xss512k"));
+                "--add-opens", "java.base/java.lang=io.jaio", "--sun-misc-unsafe-memory-access=allow", "-Xss512k"));
         cmd.addAll(List.of(jvmOptions));
-        cmd.addAll(List.of("-p", codeSource(io.jaio.AioContext.class) + ":" + codeSource(NbdMain.class), "-m",
+        cmd.addAll(List.of("-p", codeSource(io.jaio.AioContext.class) + ":" + codeSource(NbdMain.class) + ":"
+                + codeSource(io.airlift.compress.zstd.ZstdDecompressor.class), "-m",
                 "io.jaio.nbd/io.jaio.nbd.NbdMain"));
         return cmd;
     }
@@ -157,11 +159,26 @@ final class NbdServerProcess implements AutoCloseable {
 
     /** Starts a server on unix socket {@code socket} and waits (at most 30 s) until it listens. */
     static NbdServerProcess start(Path image, String socket, Path log, String... options) throws IOException {
-        List<String> cmd = new ArrayList<>();
+        return start(List.of(), image, socket, log, options);
+    }
+
+    /**
+     * {@link #start(Path, String, Path, String...)} with the server's files limited to
+     * {@code limitKib} KiB ({@code ulimit -f}): every write that would grow a file past it fails
+     * with EFBIG (the JVM ignores SIGXFSZ), a deterministic stand-in for a crash at a file's end.
+     */
+    static NbdServerProcess startWithFileSizeLimit(long limitKib, Path image, String socket, Path log, String... options)
+            throws IOException {
+        return start(List.of("bash", "-c", "ulimit -f " + limitKib + " && exec \"$@\"", "bash"), image, socket, log, options);
+    }
+
+    private static NbdServerProcess start(List<String> prefix, Path image, String socket, Path log, String... options)
+            throws IOException {
+        List<String> cmd = new ArrayList<>(prefix);
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         // The launcher's flags (./jaio: JVM_FLAGS and -Xss512k).
         cmd.addAll(List.of("--enable-native-access=ALL-UNNAMED", "--add-exports", "java.base/jdk.internal.vm=ALL-UNNAMED", "--add-opens", "java.base/java.lang=ALL-UNNAMED",
-            "-Xss512k", "-cp", System.getProperty("java.class.path"), "io.jaio.nbd.NbdMain", "serve", "-k", socket));
+            "--sun-misc-unsafe-memory-access=allow", "-Xss512k", "-cp", System.getProperty("java.class.path"), "io.jaio.nbd.NbdMain", "serve", "-k", socket));
         cmd.addAll(List.of(options));
         cmd.add(image.toString());
         Files.deleteIfExists(Path.of(socket));

@@ -105,6 +105,9 @@ final class Qcow2Header {
         if ((incompatible & INCOMPAT_COMPRESSION) != 0 && ct == 0) {
             throw bad("compression type bit set with compression_type 0", "a non-zero compression_type");
         }
+        if ((incompatible & INCOMPAT_COMPRESSION) == 0 && ct != 0) {
+            throw bad("compression_type " + ct + " without the compression type bit", "incompatible bit 3 set with a non-zero compression_type");
+        }
         if (ct > 1) {
             throw bad("compression_type " + ct, "0 (deflate) or 1 (zstd)");
         }

@@ -2,6 +2,7 @@
 package io.jaio.nbd.image;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.util.zip.DataFormatException;
 import java.util.zip.Inflater;
@@ -9,13 +10,17 @@ import java.util.zip.Inflater;
 import io.jaio.block.FileIoEngine;
 import io.jaio.coroutine.CoFileIo;
 
+import io.airlift.compress.MalformedInputException;
+import io.airlift.compress.zstd.ZstdDecompressor;
+
 import static io.jaio.nbd.image.Qcow2Header.BE_LONG;
 
 /**
  * The guest-to-host mapping of a qcow2 image (qcow2.rst "Cluster mapping"): the L1 table, held
  * in memory whole, and the L2 tables, read on demand into a small LRU {@link MetadataCache};
  * entry decoding; write-through updates of L1 and L2 entries; the reading of compressed
- * clusters (raw deflate, java.util.zip.Inflater). Every offset read from the file is checked
+ * clusters (raw deflate with java.util.zip.Inflater, zstd with aircompressor's pure-Java
+ * decoder). Every offset read from the file is checked
  * (alignment, inside the file) before it is used: a bad one is a {@link Qcow2Error} (EIO)
  * naming the entry, never a read elsewhere.
  *
@@ -133,12 +138,13 @@ final class Qcow2Tables {
         return sectors * 512 - (off & 511);
     }
 
-    /** Decompresses the cluster of {@code entry} into {@code out} (one cluster). */
+    /**
+     * Decompresses the cluster of {@code entry} into {@code out} (one cluster): raw deflate for
+     * compression type 0, zstd for type 1. The host range (offset to the end of its last sector)
+     * may hold bytes of the next compressed cluster after this one's data: both decoders stop
+     * once the cluster is full, as QEMU's do.
+     */
     void readCompressed(FileIoEngine e, long entry, MemorySegment out, long guestCluster) {
-        if (img.header.compressionType != 0) {
-            throw new Qcow2Error(Qcow2Error.ENOTSUP, "compressed cluster of guest offset " + (guestCluster << img.clusterBits)
-                    + " uses zstd (expected deflate: zstd clusters are not read; qemu-img convert -c -o compression_type=zlib)");
-        }
         long off = compressedOffset(entry);
         long len = compressedLength(entry);
         if (off == 0 || off >= img.fileSize() || len > 2L * img.clusterSize + 512) {
@@ -147,6 +153,14 @@ final class Qcow2Tables {
         }
         MemorySegment in = img.compressedScratch((int) len);
         Qcow2Error.check(CoFileIo.read(e, img.fd, off, in), "read of a compressed cluster at " + off);
+        if (img.header.compressionType == 0) {
+            inflate(in, out, off, guestCluster);
+        } else {
+            unzstd(in, out, off, guestCluster);
+        }
+    }
+
+    private void inflate(MemorySegment in, MemorySegment out, long off, long guestCluster) {
         Inflater inf = new Inflater(true); // qcow2's deflate clusters carry no zlib header
         try {
             inf.setInput(in.asByteBuffer());
@@ -167,5 +181,97 @@ final class Qcow2Tables {
         } finally {
             inf.end();
         }
+    }
+
+    /**
+     * zstd (qcow2.rst "compression type" 1): one or more zstd frames that decode to the cluster,
+     * followed by whatever fills the last sector (often the next compressed cluster). Each frame's
+     * length is found from its header and block headers ({@link #zstdFrameLength}) and the frame
+     * is decoded by aircompressor's pure-Java decoder, until the cluster is full; bytes after
+     * that are not looked at, as in QEMU.
+     */
+    private void unzstd(MemorySegment in, MemorySegment out, long off, long guestCluster) {
+        byte[] src = in.toArray(ValueLayout.JAVA_BYTE);
+        byte[] dst = new byte[img.clusterSize];
+        ZstdDecompressor z = new ZstdDecompressor();
+        int pos = 0;
+        int n = 0;
+        try {
+            while (n < dst.length) { // bounded: each frame consumes at least its 4-byte magic
+                int frame = zstdFrameLength(src, pos);
+                if (frame < 0) {
+                    throw new Qcow2Error(Qcow2Error.EIO, "compressed cluster at " + off + " of guest cluster " + guestCluster
+                            + ": no zstd frame at byte " + pos + " of " + src.length + " after " + n + " decoded bytes"
+                            + " (expected zstd frames decoding to " + img.clusterSize + " bytes)");
+                }
+                if (Integer.toUnsignedLong(leInt(src, pos)) >>> 4 != SKIPPABLE_MAGIC >>> 4) {
+                    n += z.decompress(src, pos, frame, dst, n, dst.length - n);
+                }
+                pos += frame;
+            }
+        } catch (MalformedInputException | IndexOutOfBoundsException ex) {
+            throw new Qcow2Error(Qcow2Error.EIO, "compressed cluster at " + off + " of guest cluster " + guestCluster
+                    + ": " + ex.getMessage() + " (expected zstd frames decoding to " + img.clusterSize + " bytes)");
+        }
+        MemorySegment.copy(dst, 0, out, ValueLayout.JAVA_BYTE, 0, dst.length);
+    }
+
+    private static final long ZSTD_MAGIC = 0xFD2FB528L;
+    /** Skippable frames have magics 0x184D2A50..0x184D2A5F. */
+    private static final long SKIPPABLE_MAGIC = 0x184D2A50L;
+
+    /**
+     * The length in bytes of the zstd frame at {@code pos} of {@code b} (RFC 8878 section 3.1:
+     * magic, frame header, blocks each with a 3-byte header, optional 4-byte checksum), or -1 when
+     * no whole frame starts there.
+     */
+    static int zstdFrameLength(byte[] b, int pos) {
+        if (pos < 0 || b.length - pos < 4) {
+            return -1;
+        }
+        long magic = Integer.toUnsignedLong(leInt(b, pos));
+        if (magic >>> 4 == SKIPPABLE_MAGIC >>> 4) {
+            if (b.length - pos < 8) {
+                return -1;
+            }
+            long len = 8 + Integer.toUnsignedLong(leInt(b, pos + 4));
+            return len <= b.length - pos ? (int) len : -1;
+        }
+        if (magic != ZSTD_MAGIC || b.length - pos < 5) {
+            return -1;
+        }
+        int fhd = b[pos + 4] & 0xff; // frame header descriptor
+        int fcsFlag = fhd >>> 6;
+        boolean singleSegment = (fhd & 0x20) != 0;
+        boolean checksum = (fhd & 0x04) != 0;
+        int dictFlag = fhd & 0x03;
+        long p = pos + 5L + (singleSegment ? 0 : 1) + (dictFlag == 3 ? 4 : dictFlag)
+                + switch (fcsFlag) {
+                    case 0 -> singleSegment ? 1 : 0;
+                    case 1 -> 2;
+                    case 2 -> 4;
+                    default -> 8;
+                };
+        while (true) { // bounded: each block advances p by at least its 3-byte header
+            if (b.length - p < 3) {
+                return -1;
+            }
+            int bh = (b[(int) p] & 0xff) | (b[(int) p + 1] & 0xff) << 8 | (b[(int) p + 2] & 0xff) << 16;
+            int type = (bh >>> 1) & 3;
+            int size = bh >>> 3;
+            if (type == 3) {
+                return -1; // reserved block type
+            }
+            p += 3 + (type == 1 ? 1 : size); // an RLE block holds one byte, repeated size times
+            if ((bh & 1) != 0) {
+                break;
+            }
+        }
+        p += checksum ? 4 : 0;
+        return p <= b.length ? (int) (p - pos) : -1;
+    }
+
+    private static int leInt(byte[] b, int i) {
+        return (b[i] & 0xff) | (b[i + 1] & 0xff) << 8 | (b[i + 2] & 0xff) << 16 | (b[i + 3] & 0xff) << 24;
     }
 }
