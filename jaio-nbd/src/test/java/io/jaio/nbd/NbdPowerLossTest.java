@@ -43,7 +43,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * clusters from it). The engine sits under all of the qcow2 driver's file I/O (guest data, L1,
  * L2 and refcount tables, the header, the backing file's reads), so its metadata is cut too. On
  * qcow2 the run's TRIMs cover whole clusters (jaio leaves partial clusters alone, which NBD
- * allows), and every {@code -Djaio.powerloss.checkEvery} cuts (default 25) and after the last one
+ * allows), and every {@code -Djaio.powerloss.checkEvery} cuts (default 10) and after the last one
  * {@code qemu-img check} must find no corruption (leaked clusters are allowed: the ordering rules
  * leave at worst leaks). The qcow2 formats do {@code -Djaio.powerloss.qcow2Cuts} cuts (default
  * 500) with a cap of {@code -Djaio.powerloss.qcow2MaxSeconds} (default 20, after at least 100).
