@@ -46,7 +46,7 @@ import org.junit.jupiter.params.provider.ValueSource;
  * allows), and every {@code -Djaio.powerloss.checkEvery} cuts (default 10) and after the last one
  * {@code qemu-img check} must find no corruption (leaked clusters are allowed: the ordering rules
  * leave at worst leaks). The qcow2 formats do {@code -Djaio.powerloss.qcow2Cuts} cuts (default
- * 500) with a cap of {@code -Djaio.powerloss.qcow2MaxSeconds} (default 20, after at least 100).
+ * 1000) with a cap of {@code -Djaio.powerloss.qcow2MaxSeconds} (default 20, after at least 100).
  */
 class NbdPowerLossTest {
     static final int IMAGE_BYTES = 1 << 20;
@@ -55,7 +55,7 @@ class NbdPowerLossTest {
     static final int CUTS = Integer.getInteger("jaio.powerloss.cuts", 2000);
     /** A time cap for the suite on a loaded machine: stop early (after at least 200 cuts) past it. */
     static final long MAX_SECONDS = Long.getLong("jaio.powerloss.maxSeconds", 40);
-    static final int QCOW2_CUTS = Integer.getInteger("jaio.powerloss.qcow2Cuts", 500);
+    static final int QCOW2_CUTS = Integer.getInteger("jaio.powerloss.qcow2Cuts", 1000);
     static final long QCOW2_MAX_SECONDS = Long.getLong("jaio.powerloss.qcow2MaxSeconds", 20);
     /** qemu-img check (a process start) after every this many cuts on qcow2, and after the last. */
     static final int CHECK_EVERY = Integer.getInteger("jaio.powerloss.checkEvery", 10);
