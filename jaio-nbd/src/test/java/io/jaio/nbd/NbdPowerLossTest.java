@@ -36,10 +36,17 @@ import org.junit.jupiter.params.provider.ValueSource;
  *
  * <p>Runs: {@code -Djaio.powerloss.cuts=N} cuts (default 2000, capped at
  * {@code -Djaio.powerloss.maxSeconds}, default 40, after at least 200), seed printed,
- * {@code -Djaio.powerloss.seed=S} to replay. The image format is a parameter: raw now; qcow2 is a
- * matter of adding it to the {@code @ValueSource} once the server has it (the engine sits under
- * whatever the server writes to the image file, metadata included; {@link #createImage} and
- * {@link #checkImage} are where the format shows).
+ * {@code -Djaio.powerloss.seed=S} to replay.
+ *
+ * <p>The image format is a parameter: raw; qcow2 (64 KiB clusters); qcow2-backing (a qcow2
+ * overlay, 64 KiB clusters, on a raw backing file holding random bytes, so that writes copy
+ * clusters from it). The engine sits under all of the qcow2 driver's file I/O (guest data, L1,
+ * L2 and refcount tables, the header, the backing file's reads), so its metadata is cut too. On
+ * qcow2 the run's TRIMs cover whole clusters (jaio leaves partial clusters alone, which NBD
+ * allows), and every {@code -Djaio.powerloss.checkEvery} cuts (default 10) and after the last one
+ * {@code qemu-img check} must find no corruption (leaked clusters are allowed: the ordering rules
+ * leave at worst leaks). The qcow2 formats do {@code -Djaio.powerloss.qcow2Cuts} cuts (default
+ * 1000) with a cap of {@code -Djaio.powerloss.qcow2MaxSeconds} (default 20, after at least 100).
  */
 class NbdPowerLossTest {
     static final int IMAGE_BYTES = 1 << 20;
@@ -48,6 +55,12 @@ class NbdPowerLossTest {
     static final int CUTS = Integer.getInteger("jaio.powerloss.cuts", 2000);
     /** A time cap for the suite on a loaded machine: stop early (after at least 200 cuts) past it. */
     static final long MAX_SECONDS = Long.getLong("jaio.powerloss.maxSeconds", 40);
+    static final int QCOW2_CUTS = Integer.getInteger("jaio.powerloss.qcow2Cuts", 1000);
+    static final long QCOW2_MAX_SECONDS = Long.getLong("jaio.powerloss.qcow2MaxSeconds", 20);
+    /** qemu-img check (a process start) after every this many cuts on qcow2, and after the last. */
+    static final int CHECK_EVERY = Integer.getInteger("jaio.powerloss.checkEvery", 10);
+    /** Cluster size of the qcow2 images (qemu-img's default). */
+    static final int CLUSTER = 64 << 10;
 
     @TempDir
     Path dir;
@@ -97,15 +110,30 @@ class NbdPowerLossTest {
     long piecesKept;
     long piecesLost;
     long volatileAllowed;
+    long qemuChecks;
+    /** Successful READs after the cut over a failed write, left unchecked (qcow2 reads of unallocated clusters). */
+    long readsUnchecked;
+    long leakedClustersSeen;
+    /** The format of the running test, for the TRIM rule in {@link #run}. */
+    String format = "raw";
+    /** The cut the running cycle ends in, for failure messages. */
+    int currentCut;
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"raw"})
+    @ValueSource(strings = {"raw", "qcow2", "qcow2-backing"})
     void acknowledgedDurableWritesSurviveEveryPowerCut(String format) throws Exception {
+        assumeFormat(format);
+        this.format = format;
+        boolean qcow2 = !"raw".equals(format);
+        int cutsWanted = qcow2 ? QCOW2_CUTS : CUTS;
+        long maxSeconds = qcow2 ? QCOW2_MAX_SECONDS : MAX_SECONDS;
+        int minCuts = qcow2 ? 100 : 200;
         long seed = Long.getLong("jaio.powerloss.seed", System.nanoTime());
-        System.out.println("NbdPowerLossTest: format " + format + ", " + CUTS + " cuts, seed " + seed
+        System.out.println("NbdPowerLossTest: format " + format + ", " + cutsWanted + " cuts, seed " + seed
                 + " (-Djaio.powerloss.seed=" + seed + " replays the client's choices)");
         Random rnd = new Random(seed);
         Path image = createImage(format);
+        imageUnderTest = image;
         byte[] durable = new byte[IMAGE_BYTES]; // what the image holds after the last cut (verified)
         List<PowerLossFileIoEngine> engines = new CopyOnWriteArrayList<>();
         NbdServer.testEngineFactory = ctx -> {
@@ -114,18 +142,19 @@ class NbdPowerLossTest {
             return e;
         };
         long t0 = System.nanoTime();
-        int cuts = CUTS;
+        int cuts = cutsWanted;
         for (int cut = 0; cut < cuts; cut++) {
-            if (cut >= 200 && System.nanoTime() - t0 > MAX_SECONDS * 1_000_000_000L) {
-                System.out.println("NbdPowerLossTest: time cap of " + MAX_SECONDS + " s reached after " + cut
-                        + " cuts (-Djaio.powerloss.maxSeconds raises it)");
+            if (cut >= minCuts && System.nanoTime() - t0 > maxSeconds * 1_000_000_000L) {
+                System.out.println("NbdPowerLossTest: time cap of " + maxSeconds + " s reached after " + cut
+                        + " cuts (-Djaio.powerloss." + (qcow2 ? "qcow2MaxSeconds" : "maxSeconds") + " raises it)");
                 cuts = cut;
                 break;
             }
             engines.clear();
+            currentCut = cut;
             Path sock = dir.resolve("s" + (cut % 4) + ".sock");
             List<Op> ops;
-            try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-k", sock.toString(), "-f", format)) {
+            try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-k", sock.toString(), "-f", driverFormat(format))) {
                 try (RawClient c = s.connect().handshake(false)) {
                     byte[] now = readAll(c);
                     if (cut > 0) {
@@ -142,16 +171,21 @@ class NbdPowerLossTest {
             }
             expect(durable, ops); // turns durable into the per-byte expectation, checked at the next start
             pendingOps = ops;
+            if (qcow2 && cut % CHECK_EVERY == CHECK_EVERY - 1) {
+                checkImage(format, image, "after cut " + (cut + 1) + " (seed " + seed + ")");
+            }
         }
-        try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-k", dir.resolve("last.sock").toString(), "-f", format);
+        try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-k", dir.resolve("last.sock").toString(), "-f", driverFormat(format));
                 RawClient c = s.connect().handshake(false)) {
             verify(cuts, seed, readAll(c));
         }
-        checkImage(format, image);
+        checkImage(format, image, "after the last cut (seed " + seed + ")");
         System.out.printf("NbdPowerLossTest: %d cuts survived in %.1f s: %d requests, %d acknowledged, %d durable writes"
                 + " checked, %d bytes compared; volatile 4 KiB pieces kept %d, lost %d; bytes legitimately holding a"
-                + " volatile write %d; seed %d%n", cuts, (System.nanoTime() - t0) / 1e9, requests, acked,
-                durableWrites, bytesChecked, piecesKept, piecesLost, volatileAllowed, seed);
+                + " volatile write %d; %d qemu-img checks without corruption (most leaked clusters seen: %d); %d reads after"
+                + " the cut over a failed write unchecked; seed %d%n", cuts, (System.nanoTime() - t0) / 1e9, requests, acked,
+                durableWrites, bytesChecked, piecesKept, piecesLost, volatileAllowed, qemuChecks, leakedClustersSeen,
+                readsUnchecked, seed);
     }
 
     /**
@@ -163,8 +197,10 @@ class NbdPowerLossTest {
      * {@code -Djaio.powerloss.qemuCuts=N} (default 25).
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"raw"})
+    @ValueSource(strings = {"raw", "qcow2"})
     void qemuIoWritesSurvivePowerCuts(String format) throws Exception {
+        assumeFormat(format);
+        this.format = format;
         org.junit.jupiter.api.Assumptions.assumeTrue(NbdServerProcess.have("qemu-io"), "qemu-io (qemu-utils) is not installed");
         int cuts = Integer.getInteger("jaio.powerloss.qemuCuts", 25);
         long seed = Long.getLong("jaio.powerloss.seed", System.nanoTime());
@@ -182,7 +218,7 @@ class NbdPowerLossTest {
         for (int cut = 0; cut <= cuts; cut++) {
             engines.clear();
             Path sock = dir.resolve("q" + (cut % 4) + ".sock");
-            try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-k", sock.toString(), "-f", format, "-t")) {
+            try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-k", sock.toString(), "-f", driverFormat(format), "-t")) {
                 byte[] now;
                 try (RawClient c = s.connect().handshake(false)) {
                     now = readAll(c);
@@ -239,30 +275,66 @@ class NbdPowerLossTest {
                 piecesLost += e.piecesLost;
                 e.close();
             }
+            if (!"raw".equals(format) && cut < cuts) {
+                checkImage(format, image, "after qemu-io cut " + (cut + 1) + " (seed " + seed + ")");
+            }
         }
-        checkImage(format, image);
+        checkImage(format, image, "after the last qemu-io cut (seed " + seed + ")");
         System.out.printf("NbdPowerLossTest (qemu-io): %d cuts survived in %.1f s: %d qemu-io commands, %d durable writes"
-                + " checked, %d bytes compared; volatile 4 KiB pieces kept %d, lost %d; seed %d%n", cuts,
-                (System.nanoTime() - t0) / 1e9, commands, durableWrites, bytesChecked, piecesKept, piecesLost, seed);
+                + " checked, %d bytes compared; volatile 4 KiB pieces kept %d, lost %d; %d qemu-img checks without"
+                + " corruption (most leaked clusters seen: %d); seed %d%n", cuts, (System.nanoTime() - t0) / 1e9, commands,
+                durableWrites, bytesChecked, piecesKept, piecesLost, qemuChecks, leakedClustersSeen, seed);
     }
 
-    /** The image for {@code format}, {@link #IMAGE_BYTES} long, all zeroes. */
+    /** {@code -Djaio.powerloss.format=F} runs the format F only (to replay a seed, or a long run of one format). */
+    private static void assumeFormat(String format) {
+        String only = System.getProperty("jaio.powerloss.format");
+        org.junit.jupiter.api.Assumptions.assumeTrue(only == null || only.equals(format),
+                "-Djaio.powerloss.format=" + only + " leaves out " + format);
+    }
+
+    /** The format jaio-nbd is told ({@code -f}). */
+    private static String driverFormat(String format) {
+        return "raw".equals(format) ? "raw" : "qcow2";
+    }
+
+    /**
+     * The image for {@code format}, {@link #IMAGE_BYTES} of guest data: raw and qcow2 all zeroes,
+     * qcow2-backing an overlay on a raw file of random bytes.
+     */
     private Path createImage(String format) throws Exception {
         Path image = dir.resolve("disk." + format);
-        if (!"raw".equals(format)) {
-            throw new IllegalArgumentException("format=" + format + " (expected raw; add the creation of other formats here)");
-        }
-        Files.write(image, new byte[0]);
-        try (var ch = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.WRITE)) {
-            ch.truncate(IMAGE_BYTES);
-            ch.write(java.nio.ByteBuffer.allocate(1), IMAGE_BYTES - 1);
+        switch (format) {
+            case "raw" -> {
+                Files.write(image, new byte[0]);
+                try (var ch = java.nio.channels.FileChannel.open(image, java.nio.file.StandardOpenOption.WRITE)) {
+                    ch.truncate(IMAGE_BYTES);
+                    ch.write(java.nio.ByteBuffer.allocate(1), IMAGE_BYTES - 1);
+                }
+            }
+            case "qcow2" -> {
+                Qcow2Tools.assumeQemu();
+                Qcow2Tools.create(image, Integer.toString(IMAGE_BYTES), "cluster_size=" + CLUSTER, null, null);
+            }
+            case "qcow2-backing" -> {
+                Qcow2Tools.assumeQemu();
+                NbdTestSupport.randomImage(dir.resolve("base.raw"), IMAGE_BYTES, 16);
+                Qcow2Tools.create(image, Integer.toString(IMAGE_BYTES), "cluster_size=" + CLUSTER, dir.resolve("base.raw"), "raw");
+            }
+            default -> throw new IllegalArgumentException("format=" + format
+                    + " (expected raw, qcow2 or qcow2-backing; add the creation of other formats here)");
         }
         return image;
     }
 
-    /** Format-specific consistency check after all cuts (qcow2: {@code qemu-img check}, leaks allowed). */
-    private static void checkImage(String format, Path image) {
-        assertEquals(IMAGE_BYTES, image.toFile().length(), "raw image size after the cuts");
+    /** Format-specific consistency check: raw keeps its size; qcow2 passes {@code qemu-img check} (leaks allowed). */
+    private void checkImage(String format, Path image, String when) throws Exception {
+        if ("raw".equals(format)) {
+            assertEquals(IMAGE_BYTES, image.toFile().length(), "raw image size " + when);
+            return;
+        }
+        qemuChecks++;
+        leakedClustersSeen = Math.max(leakedClustersSeen, Qcow2Tools.assertNoCorruption(image, when));
     }
 
     private static byte[] readAll(RawClient c) throws Exception {
@@ -309,6 +381,10 @@ class NbdPowerLossTest {
                     flags |= rnd.nextBoolean() ? Nbd.CMD_FLAG_NO_HOLE : 0;
                 } else if (kind < 74) {
                     type = Nbd.CMD_TRIM;
+                    if (!"raw".equals(format)) { // whole clusters: jaio leaves partial ones alone (NBD allows it)
+                        off &= ~(long) (CLUSTER - 1);
+                        len = (int) Math.min(((long) len + CLUSTER - 1) & ~(long) (CLUSTER - 1), IMAGE_BYTES - off);
+                    }
                 } else {
                     type = Nbd.CMD_READ;
                 }
@@ -330,7 +406,10 @@ class NbdPowerLossTest {
             }
             Op op = new Op(type, flags, off, len, data, cookie++, clock[0]++);
             if (type == Nbd.CMD_READ) {
-                op.expectedRead = Arrays.copyOfRange(view, (int) off, (int) off + len);
+                // Unchecked when an earlier write over the range failed (after the cut): its bytes are
+                // either value then. On qcow2 a read needs no file I/O where no cluster is allocated,
+                // so it can succeed after the cut.
+                op.expectedRead = failedOverlaps(ops, off, len) ? null : Arrays.copyOfRange(view, (int) off, (int) off + len);
             } else if (data != null) {
                 System.arraycopy(data, 0, view, (int) off, len);
             }
@@ -346,6 +425,16 @@ class NbdPowerLossTest {
             receive(c, inFlight, clock);
         }
         return ops;
+    }
+
+    /** Whether a write in {@code ops} over [off, off + len) failed (all of them have replied: none is in flight). */
+    private static boolean failedOverlaps(List<Op> ops, long off, int len) {
+        for (Op o : ops) {
+            if (o.writes() && o.error > 0 && o.overlaps(off, len)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean overlapsAny(List<Op> inFlight, long off, int len) {
@@ -376,8 +465,14 @@ class NbdPowerLossTest {
         if (r.error() == 0) {
             op.ackedAt = clock[0]++;
             acked++;
-            if (op.type == Nbd.CMD_READ && !Arrays.equals(op.expectedRead, r.data())) {
-                fail("READ " + op.offset + "+" + op.length + " before the cut did not return the latest writes");
+            if (op.type == Nbd.CMD_READ && op.expectedRead == null) {
+                readsUnchecked++;
+            } else if (op.type == Nbd.CMD_READ && !Arrays.equals(op.expectedRead, r.data())) {
+                int i = Arrays.mismatch(op.expectedRead, r.data());
+                fail("READ " + op.offset + "+" + op.length + " before the cut did not return the latest writes: byte "
+                        + (op.offset + i) + " is " + (r.data() == null || i >= r.data().length ? "missing" : r.data()[i])
+                        + ", expected " + (i < op.expectedRead.length ? op.expectedRead[i] : "no byte") + " (run of cut "
+                        + currentCut + ", format " + format + ")");
             }
         } else if (r.error() != 5) {
             fail("request type " + op.type + " at " + op.offset + "+" + op.length + " failed with NBD error " + r.error()
@@ -447,9 +542,27 @@ class NbdPowerLossTest {
                 int d = lastDurable[b];
                 fail("after cut " + cut + " (seed " + seed + "): byte " + b + " is " + actual[b] + ", expected "
                         + expected[b] + (d >= 0 ? " from the durable write " + describe(pendingOps.get(d))
-                        : " (from before the run)") + " or a later write's byte; the run: " + describeAll(pendingOps));
+                        : " (from before the run)") + " or a later write's byte; the run: " + describeAll(pendingOps) + qcow2Map());
             }
             volatileAllowed++;
+        }
+    }
+
+    /** The image being tested (for qcow2 diagnostics in failure messages). */
+    private Path imageUnderTest;
+
+    /** For a failure message on qcow2: where qemu-img maps the guest clusters, and a copy of the image. */
+    private String qcow2Map() {
+        if ("raw".equals(format) || imageUnderTest == null) {
+            return "";
+        }
+        try {
+            Path copy = Path.of("target", "powerloss-failed-" + format + ".qcow2");
+            Files.copy(imageUnderTest, copy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            return "\nimage kept as " + copy.toAbsolutePath() + "; qemu-img map:\n"
+                    + NbdTestSupport.run("qemu-img", "map", "-U", imageUnderTest.toString()).output();
+        } catch (Exception e) {
+            return "\n(no qemu-img map: " + e + ")";
         }
     }
 

@@ -32,13 +32,15 @@ import io.jaio.block.FileIoEngine;
  * some of its cache, in no order a flush constrains, and tore writes at sector groups.
  *
  * <p>No fdatasync is issued: the simulated disk is the file, and what a real flush would add (the
- * page cache reaching the device) is what this engine models. All file access is synchronous positional I/O on a channel of the same file (through
- * {@code /proc/self/fd}), so each operation's effect and its undo record are taken at once in the
+ * page cache reaching the device) is what this engine models. All file access is synchronous
+ * positional I/O on a channel of the same file (through {@code /proc/self/fd}; one per fd, so a
+ * qcow2 image's data and metadata and its backing file's reads all pass here), so each operation's effect and its undo record are taken at once in the
  * order the server issued them; the completion is still delivered later, from a one-shot bottom
  * half, as the {@link FileIoEngine} contract requires. After {@link #cut} the engine is dead: every
  * completion not yet delivered and every later operation reports {@code -EIO} and touches nothing,
  * so an acknowledgement a client receives is always of an operation that completed before the cut.
- * Write zeroes and discard are recorded as writes of zeroes.
+ * Write zeroes and discard are recorded as writes of zeroes. One volatile layer covers all the
+ * files, and a flush of any of them makes all of them durable (the image's files share one disk).
  *
  * <p>Threading: home thread of {@code ctx} only, {@link #cut} included (run it from a one-shot).
  */
@@ -46,8 +48,9 @@ final class PowerLossFileIoEngine implements FileIoEngine {
     static final int PIECE = 4096;
     static final int EIO = 5;
 
-    /** One write not yet durable: the bytes it replaced and the bytes it wrote. */
+    /** One write not yet durable: the file, the bytes it replaced and the bytes it wrote. */
     private static final class Record {
+        final FileChannel file;
         final long offset;
         final byte[] before;
         final byte[] after;
@@ -56,7 +59,8 @@ final class PowerLossFileIoEngine implements FileIoEngine {
         /** Flush generation in which the write completed: a flush issued later makes it durable. */
         final long generation;
 
-        Record(long offset, byte[] before, byte[] after, long generation) {
+        Record(FileChannel file, long offset, byte[] before, byte[] after, long generation) {
+            this.file = file;
             this.offset = offset;
             this.before = before;
             this.after = after;
@@ -67,8 +71,11 @@ final class PowerLossFileIoEngine implements FileIoEngine {
     }
 
     private final AioContext ctx;
-    /** The image, opened at the first operation from the fd the server passes (/proc/self/fd). */
-    private FileChannel file;
+    /**
+     * The files, by the fd the server passes, each opened at its first operation (/proc/self/fd):
+     * a qcow2 image's own file and its backing chain's files go through one engine. Few (a chain).
+     */
+    private final java.util.Map<Integer, FileChannel> files = new java.util.HashMap<>();
     private final List<Record> volatileLayer = new ArrayList<>();
     /** Incremented when a flush is issued; records of older generations are made durable by it. */
     private long generation;
@@ -88,14 +95,17 @@ final class PowerLossFileIoEngine implements FileIoEngine {
         return ctx;
     }
 
-    private void open(int fd) {
+    private FileChannel open(int fd) {
+        FileChannel file = files.get(fd);
         if (file == null) {
             try {
                 file = FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.READ, StandardOpenOption.WRITE);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
+            files.put(fd, file);
         }
+        return file;
     }
 
     @Override
@@ -106,12 +116,12 @@ final class PowerLossFileIoEngine implements FileIoEngine {
     @Override
     public void read(int fd, long offset, MemorySegment buf, Completion done) {
         check(offset, buf.byteSize());
-        open(fd);
+        FileChannel file = open(fd);
         if (dead) {
             finish(done, -EIO);
             return;
         }
-        byte[] b = pread(offset, (int) buf.byteSize());
+        byte[] b = pread(file, offset, (int) buf.byteSize());
         MemorySegment.copy(MemorySegment.ofArray(b), 0, buf, 0, b.length);
         finish(done, b.length);
     }
@@ -119,13 +129,13 @@ final class PowerLossFileIoEngine implements FileIoEngine {
     @Override
     public void write(int fd, long offset, MemorySegment buf, boolean fua, Completion done) {
         check(offset, buf.byteSize());
-        open(fd);
+        FileChannel file = open(fd);
         if (dead) {
             finish(done, -EIO);
             return;
         }
         byte[] data = buf.toArray(java.lang.foreign.ValueLayout.JAVA_BYTE);
-        apply(offset, data, fua);
+        apply(file, offset, data, fua);
         finish(done, data.length);
     }
 
@@ -156,7 +166,7 @@ final class PowerLossFileIoEngine implements FileIoEngine {
     @Override
     public void writeZeroes(int fd, long offset, long length, boolean mayUnmap, Completion done) {
         check(offset, length);
-        open(fd);
+        FileChannel file = open(fd);
         if (dead) {
             finish(done, -EIO);
             return;
@@ -164,28 +174,28 @@ final class PowerLossFileIoEngine implements FileIoEngine {
         if (length > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("length=" + length + " (expected <= 2 GiB in this test engine)");
         }
-        apply(offset, new byte[(int) length], false);
+        apply(file, offset, new byte[(int) length], false);
         finish(done, 0);
     }
 
-    private void apply(long offset, byte[] data, boolean fua) {
+    private void apply(FileChannel file, long offset, byte[] data, boolean fua) {
         writes++;
         if (fua) {
             fuaWrites++;
-            pwrite(offset, data);
-            supersede(offset, data.length);
+            pwrite(file, offset, data);
+            supersede(file, offset, data.length);
         } else {
-            byte[] before = pread(offset, data.length);
-            pwrite(offset, data);
-            volatileLayer.add(new Record(offset, before, data, generation));
+            byte[] before = pread(file, offset, data.length);
+            pwrite(file, offset, data);
+            volatileLayer.add(new Record(file, offset, before, data, generation));
         }
     }
 
-    /** A durable write over [offset, offset + length): older records' pieces there are no longer volatile. */
-    private void supersede(long offset, long length) {
+    /** A durable write over [offset, offset + length) of {@code file}: older records' pieces there are no longer volatile. */
+    private void supersede(FileChannel file, long offset, long length) {
         for (Record r : volatileLayer) {
             long end = r.offset + r.after.length;
-            if (end <= offset || r.offset >= offset + length) {
+            if (r.file != file || end <= offset || r.offset >= offset + length) {
                 continue;
             }
             for (int i = 0; i < r.live.length; i++) {
@@ -198,7 +208,7 @@ final class PowerLossFileIoEngine implements FileIoEngine {
                     // bytes out of both its undo and its redo by copying the new data into both
                     long cs = Math.max(ps, offset);
                     long ce = Math.min(pe, offset + length);
-                    byte[] now = pread(cs, (int) (ce - cs));
+                    byte[] now = pread(file, cs, (int) (ce - cs));
                     System.arraycopy(now, 0, r.before, (int) (cs - r.offset), now.length);
                     System.arraycopy(now, 0, r.after, (int) (cs - r.offset), now.length);
                 }
@@ -236,22 +246,22 @@ final class PowerLossFileIoEngine implements FileIoEngine {
         volatileLayer.clear();
     }
 
-    /** Closes the engine's channel (after the server stopped). */
+    /** Closes the engine's channels (after the server stopped). */
     void close() {
-        if (file == null) {
-            return;
-        }
         try {
-            file.close();
+            for (FileChannel file : files.values()) {
+                file.close();
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        files.clear();
     }
 
     private void writePiece(Record r, int i, byte[] src) {
         long ps = Math.max(r.offset, pieceStart(r.offset, i));
         long pe = Math.min(r.offset + r.after.length, pieceStart(r.offset, i + 1));
-        pwrite(ps, java.util.Arrays.copyOfRange(src, (int) (ps - r.offset), (int) (pe - r.offset)));
+        pwrite(r.file, ps, java.util.Arrays.copyOfRange(src, (int) (ps - r.offset), (int) (pe - r.offset)));
     }
 
     /** Start of the i-th 4 KiB piece of a write at {@code offset} (piece 0 starts at the aligned block below). */
@@ -277,7 +287,7 @@ final class PowerLossFileIoEngine implements FileIoEngine {
         }
     }
 
-    private byte[] pread(long offset, int length) {
+    private static byte[] pread(FileChannel file, long offset, int length) {
         ByteBuffer b = ByteBuffer.allocate(length);
         try {
             while (b.hasRemaining()) {
@@ -291,7 +301,7 @@ final class PowerLossFileIoEngine implements FileIoEngine {
         return b.array();
     }
 
-    private void pwrite(long offset, byte[] data) {
+    private static void pwrite(FileChannel file, long offset, byte[] data) {
         ByteBuffer b = ByteBuffer.wrap(data);
         try {
             while (b.hasRemaining()) {

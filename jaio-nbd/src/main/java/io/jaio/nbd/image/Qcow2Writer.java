@@ -16,9 +16,13 @@ import static io.jaio.nbd.image.Qcow2Tables.ZERO;
  *
  * <p>Ordering, so that a crash leaves at worst leaked clusters: (1) a new cluster's refcount is
  * written and flushed before anything points to it; (2) a new L2 table is written and flushed
- * before the L1 entry that points to it; (3) guest data is written before the L2 entry that
- * maps it; (4) a cluster is released (refcount decremented) only after the L2 entry that
- * stopped using it is written and flushed. FUA flushes at the end of the request.
+ * before the L1 entry that points to it; (3) guest data (with the copied rest of the cluster) is
+ * written and flushed before the L2 entry that maps it, as QEMU's perform_cow makes its L2
+ * cache depend on a flush: else a power loss can keep the entry without the data, and the
+ * cluster reads what the host cluster held before (a freed cluster's stale data, or zeroes
+ * where the backing file's data was); one flush serves (1) and (3) of an allocating write;
+ * (4) a cluster is released (refcount decremented) only after the L2 entry that stopped using
+ * it is written and flushed. FUA flushes at the end of the request.
  *
  * <p>Threading: inside the request's coroutine; takes the image's locks as {@link Qcow2Image}
  * describes.
@@ -112,16 +116,14 @@ final class Qcow2Writer {
         ensureL2(e, cl);
         boolean reuse = Qcow2Tables.isZero(old) && Qcow2Tables.hostOffset(old) != 0 && (old & COPIED) != 0;
         long host = reuse ? Qcow2Tables.hostOffset(old) : refs.allocate(e);
-        if (!reuse) {
-            img.flushOrThrow(e); // (1)
-        }
         MemorySegment data = src;
         if (src.byteSize() != cs) {
             data = img.scratch(cs);
             fillOld(e, cl, old, data);
             MemorySegment.copy(src, 0, data, in, src.byteSize());
         }
-        Qcow2Error.check(CoFileIo.write(e, img.fd, host, data, false), "write of a new cluster at " + host); // (3)
+        Qcow2Error.check(CoFileIo.write(e, img.fd, host, data, false), "write of a new cluster at " + host);
+        img.flushOrThrow(e); // (1) and (3)
         tables.setL2Entry(e, cl, host | COPIED);
         if (!reuse) {
             release(e, old, true);
