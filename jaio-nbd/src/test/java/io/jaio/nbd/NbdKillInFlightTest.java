@@ -13,8 +13,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -141,11 +142,12 @@ class NbdKillInFlightTest {
         }
     }
 
-    @Test
+    @ParameterizedTest(name = "--aio={0}")
+    @ValueSource(strings = {"io_uring", "write-threads"})
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
-    void killNineWithWritesInFlightKeepsEveryAcknowledgedWrite() throws Exception {
+    void killNineWithWritesInFlightKeepsEveryAcknowledgedWrite(String aio) throws Exception {
         long seed = Long.getLong("jaio.nbd.kill.seed", System.nanoTime());
-        System.out.println("NbdKillInFlightTest: " + ROUNDS + " rounds, seed " + seed);
+        System.out.println("NbdKillInFlightTest --aio=" + aio + ": " + ROUNDS + " rounds, seed " + seed);
         Random rnd = new Random(seed);
         Path image = dir.resolve("disk.img");
         try (RandomAccessFile raf = new RandomAccessFile(image.toFile(), "rw")) {
@@ -159,7 +161,7 @@ class NbdKillInFlightTest {
         long totalFlushes = 0;
         long bytesChecked = 0;
         NbdServerProcess server = NbdServerProcess.start(image, sock, dir.resolve("server-0.log"), "-t", "-e", "8",
-                "--iothreads", "2");
+                "--iothreads", "2", "--aio=" + aio);
         try {
             for (int round = 0; round < ROUNDS; round++) {
                 AtomicBoolean stop = new AtomicBoolean();
@@ -187,7 +189,7 @@ class NbdKillInFlightTest {
                     throw e;
                 }
                 server = NbdServerProcess.start(image, sock, dir.resolve("server-" + (round + 1) + ".log"), "-t", "-e", "8",
-                        "--iothreads", "2");
+                        "--iothreads", "2", "--aio=" + aio);
                 byte[] viaServer;
                 try (RawClient c = RawClient.unix(Path.of(sock)).handshake(false)) {
                     RawClient.Reply r = c.read(0, IMAGE_BYTES);
