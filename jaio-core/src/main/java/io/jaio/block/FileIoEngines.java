@@ -81,8 +81,9 @@ public final class FileIoEngines {
      * The write-threads engine, for buffered (page-cache) files: reads and flushes go to the
      * io_uring engine (the thread-pool engine where the context has no io_uring); writes,
      * write-zeroes and discards are plain pwrite / fallocate calls on a few dedicated writer
-     * threads of the context, which take them from a lock-free queue, spin briefly when idle and
-     * then park, and hand completions back in batches through one bottom half. A FUA write is
+     * threads of the context, which take them from a lock-free queue, park when idle (after a
+     * spin only if the system property {@code jaio.writers.spinNs} asks for one), and hand
+     * completions back in batches through one bottom half. A FUA write is
      * {@code pwritev2(RWF_DSYNC)}. Made for buffered 4 KiB random writes, which io_uring sends to
      * the kernel's io-wq workers one at a time per file on ext4; with O_DIRECT, io_uring's writes
      * are asynchronous already and this engine gains nothing.

@@ -36,7 +36,7 @@ import io.jaio.internal.sys.Syscalls;
  *     is full, tasks wait in a home-thread FIFO ({@code overflow*}) and move into the queue as
  *     completions come back, so nothing is refused and nothing is unbounded beyond what callers
  *     keep in flight.</li>
- * <li>Wake-ups (Dekker): a writer with nothing to do spins for {@code spinNs}, then stores
+ * <li>Wake-ups (Dekker): a writer with nothing to do spins for {@link #SPIN_NS} (default 0), then stores
  *     PARKED, fences, looks at the queue once more and parks while its state stays PARKED. The
  *     home thread publishes a task, fences, and when no writer is RUNNING it CASes one PARKED
  *     writer to RUNNING and unparks it. Of the two fenced store-then-load pairs at least one
@@ -68,8 +68,12 @@ final class WriterPool {
     static final int MAX_BATCH = 16;
     /** The largest number of writers a pool may have. */
     static final int MAX_WRITERS = 64;
-    /** How long an idle writer spins before it parks (system property {@code jaio.writers.spinNs}). */
-    static final long SPIN_NS = Long.getLong("jaio.writers.spinNs", 20_000L);
+    /**
+     * How long an idle writer spins before it parks (system property {@code jaio.writers.spinNs},
+     * default 0: park at once). Spinning 5 or 20 microseconds cost more CPU per write and was
+     * not faster on a shared 2-core machine (docs/performance.md, section 9, session 6).
+     */
+    static final long SPIN_NS = Long.getLong("jaio.writers.spinNs", 0L);
 
     private static final int RUNNING = 0;
     private static final int PARKED = 1;
