@@ -450,9 +450,9 @@ final class ServeOptions {
                   --aio=MODE         io_uring (default when the kernel allows it), native (Linux
                                      AIO; needs --cache=none), threads, or write-threads (reads
                                      and flushes on io_uring, writes, write-zeroes and trims as
-                                     plain pwrite/fallocate on a few dedicated writer threads:
-                                     faster for buffered writes, which io_uring runs one at a
-                                     time per file on ext4)
+                                     plain pwrite/fallocate on a few dedicated writer threads;
+                                     for buffered writes, which io_uring runs one at a time per
+                                     file on ext4; measured in docs/performance.md)
                   --write-threads=N  writer threads per I/O thread with --aio=write-threads
                                      (default: one per two cores, 1 to 4)
                   --cache=MODE       writeback (default) or none (O_DIRECT; raw images only)
