@@ -169,7 +169,8 @@ final class NbdServer {
     /**
      * The file engine of --aio's value on {@code ctx} (its home thread): "native" is Linux AIO,
      * "threads" the thread pool, "write-threads" io_uring for reads with {@code writeThreads}
-     * writer threads (0: the default count), "io_uring" or null io_uring where the context has it.
+     * writer threads (0: the default count), "io_uring" or null io_uring where the context has it
+     * (else the thread pool). The server passes {@link ServeOptions#aioMode()}.
      *
      * @throws ErrnoException when Linux AIO is refused (io_setup)
      */
@@ -276,7 +277,7 @@ final class NbdServer {
             }
             Worker w = workers.get(nextWorker++ % workers.size());
             String peer = PeerNames.of(fd, opts.socketPath != null, accepted);
-            String aio = opts.aio;
+            String aio = opts.aioMode();
             int writeThreads = opts.writeThreads;
             w.ctx.scheduleOneShot("nbd-accept", () -> w.accept(fd, peer, aio, writeThreads));
         }

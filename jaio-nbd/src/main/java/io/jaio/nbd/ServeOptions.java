@@ -27,7 +27,7 @@ final class ServeOptions {
     String format;
     /**
      * {@code --aio}: "io_uring", "native" (Linux AIO), "threads" or "write-threads" (reads on
-     * io_uring, writes on writer threads); null = io_uring when available, else threads.
+     * io_uring, writes on writer threads); null = not given, see {@link #aioMode()}.
      */
     String aio;
     /** {@code --write-threads}: writer threads per I/O thread of --aio=write-threads; 0 = chosen from the cores. */
@@ -192,6 +192,15 @@ final class ServeOptions {
         return persistent || image == null;
     }
 
+    /**
+     * The engine to use: --aio as given, else "write-threads" for buffered images (the page
+     * cache: io_uring would hand every buffered write to io-wq) and "io_uring" with
+     * {@code --cache=none}; io_uring falls back to the thread pool where the kernel refuses it.
+     */
+    String aioMode() {
+        return aio != null ? aio : cacheNone ? "io_uring" : "write-threads";
+    }
+
     /** Checks between options and of values that need no system call. */
     private void check() throws UsageException {
         if (exportName.getBytes(StandardCharsets.UTF_8).length > Nbd.MAX_STRING) {
@@ -212,8 +221,9 @@ final class ServeOptions {
                 throw new UsageException(socketTyped + " with " + tcp + " (expected a unix socket or a TCP address, not both)");
             }
         }
-        if (writeThreads != 0 && !"write-threads".equals(aio)) {
-            throw new UsageException("--write-threads=" + writeThreads + " with --aio=" + (aio == null ? "(default)" : aio)
+        if (writeThreads != 0 && !"write-threads".equals(aioMode())) {
+            throw new UsageException("--write-threads=" + writeThreads + " with --aio=" + aioMode()
+                    + (aio == null ? " (the default with --cache=none)" : "")
                     + " (expected --aio=write-threads, the mode whose writer threads it counts)");
         }
         if ("native".equals(aio) && !cacheNone) {
@@ -447,14 +457,16 @@ final class ServeOptions {
               -e, --shared=N         serve up to N clients at once (default 1; 0: no limit)
               -t, --persistent       keep serving after the last client disconnects (the default
                                      without IMAGE); with IMAGE and no -t, exit when it does
-                  --aio=MODE         io_uring (default when the kernel allows it), native (Linux
-                                     AIO; needs --cache=none), threads, or write-threads (reads
-                                     and flushes on io_uring, writes, write-zeroes and trims as
-                                     plain pwrite/fallocate on a few dedicated writer threads;
-                                     for buffered writes, which io_uring runs one at a time per
-                                     file on ext4; measured in docs/performance.md)
-                  --write-threads=N  writer threads per I/O thread with --aio=write-threads
-                                     (default: one per two cores, 1 to 4)
+                  --aio=MODE         write-threads (the default, except with --cache=none):
+                                     reads and flushes on io_uring, writes, write-zeroes and
+                                     trims as plain pwrite/fallocate on a few dedicated writer
+                                     threads (buffered writes through io_uring run one at a
+                                     time per file on ext4); io_uring (the default with
+                                     --cache=none); native (Linux AIO; needs --cache=none);
+                                     threads (the thread pool for everything). Without io_uring
+                                     in the kernel, reads go to the thread pool
+                  --write-threads=N  writer threads per I/O thread of write-threads (default:
+                                     one per two cores, 1 to 4)
                   --cache=MODE       writeback (default) or none (O_DIRECT; raw images only)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
                   --poll-max-ns=NS   adaptive busy polling of the I/O threads (default 0: off)
