@@ -5,11 +5,12 @@ import java.lang.foreign.MemorySegment;
 
 /**
  * Asynchronous file I/O at an offset, completed on a context's home thread: the small interface
- * block servers (jaio-nbd) are written against. Three engines implement it:
+ * block servers (jaio-nbd) are written against. Four engines implement it:
  * {@link FileIoEngines#ioUring} (requests on the context's ring),
- * {@link FileIoEngines#linuxAio} (Linux AIO iocbs, for O_DIRECT files; QEMU's aio=native) and
+ * {@link FileIoEngines#linuxAio} (Linux AIO iocbs, for O_DIRECT files; QEMU's aio=native),
  * {@link FileIoEngines#threadPool} (positional system calls on the context's thread pool, for
- * kernels without io_uring).
+ * kernels without io_uring) and {@link FileIoEngines#writeThreads} (reads on io_uring, writes
+ * on dedicated writer threads, for page-cache writes).
  *
  * <p>Contract for every operation:
  * <ul>
@@ -40,9 +41,9 @@ public interface FileIoEngine {
     }
 
     /**
-     * "io_uring", "linux-aio" or "threads".
+     * "io_uring", "linux-aio", "threads" or "write-threads".
      *
-     * @return {@code "io_uring"}, {@code "linux-aio"} or {@code "threads"}
+     * @return {@code "io_uring"}, {@code "linux-aio"}, {@code "threads"} or {@code "write-threads"}
      */
     String name();
 

@@ -6,7 +6,8 @@ import io.jaio.ErrnoException;
 import io.jaio.internal.loop.ContextCore;
 
 /**
- * Makes {@link FileIoEngine}s for a context: io_uring, Linux AIO, thread pool. Home thread of that context.
+ * Makes {@link FileIoEngine}s for a context: io_uring, Linux AIO, thread pool, and write-threads
+ * (reads on io_uring, writes on dedicated writer threads). Home thread of that context.
  */
 public final class FileIoEngines {
     private FileIoEngines() {
@@ -63,6 +64,50 @@ public final class FileIoEngines {
         ContextCore.checkHome(ctx, "FileIoEngines.linuxAio()");
         ContextCore.checkOpen(ctx);
         return new LinuxAioFileIoEngine(ctx, LinuxAio.of(ctx, depth));
+    }
+
+    /**
+     * The write-threads engine with {@link #defaultWriteThreads()} writers.
+     *
+     * @param ctx the context whose home thread submits and completes
+     * @return an engine bound to {@code ctx}
+     * @see #writeThreads(AioContext, int)
+     */
+    public static FileIoEngine writeThreads(AioContext ctx) {
+        return writeThreads(ctx, defaultWriteThreads());
+    }
+
+    /**
+     * The write-threads engine, for buffered (page-cache) files: reads and flushes go to the
+     * io_uring engine (the thread-pool engine where the context has no io_uring); writes,
+     * write-zeroes and discards are plain pwrite / fallocate calls on a few dedicated writer
+     * threads of the context, which take them from a lock-free queue, park when idle (after a
+     * spin only if the system property {@code jaio.writers.spinNs} asks for one), and hand
+     * completions back in batches through one bottom half. A FUA write is
+     * {@code pwritev2(RWF_DSYNC)}. Made for buffered 4 KiB random writes, which io_uring sends to
+     * the kernel's io-wq workers one at a time per file on ext4; with O_DIRECT, io_uring's writes
+     * are asynchronous already and this engine gains nothing.
+     *
+     * @param ctx the context whose home thread submits and completes
+     * @param writers the number of writer threads, 1..64; the first call on a context sets the
+     *     pool's size, later calls share that pool whatever they ask
+     * @return an engine bound to {@code ctx}
+     * @throws IllegalArgumentException if {@code writers} is out of range
+     */
+    public static FileIoEngine writeThreads(AioContext ctx, int writers) {
+        WriterPool pool = WriterPool.of(ctx, writers);
+        FileIoEngine reads = ctx.hasIoUring() ? new UringFileIoEngine(ctx) : new ThreadPoolFileIoEngine(ctx);
+        return new WriteThreadsFileIoEngine(ctx, reads, pool);
+    }
+
+    /**
+     * The default number of writer threads of {@link #writeThreads(AioContext)}: one per two
+     * available processors, at least 1 and at most 4. Any thread.
+     *
+     * @return the default number of writer threads
+     */
+    public static int defaultWriteThreads() {
+        return WriterPool.defaultWriters();
     }
 
     /**

@@ -37,8 +37,9 @@ import io.jaio.Fds;
 import io.jaio.testing.UringTestSupport;
 
 /**
- * The {@link FileIoEngine} contract, run on the three engines ({@code io_uring},
- * {@code linux-aio} and {@code threads}) with real files: whole-buffer transfers, zero-fill past
+ * The {@link FileIoEngine} contract, run on the four engines ({@code io_uring},
+ * {@code linux-aio}, {@code threads} and {@code write-threads}, the last with two writer threads)
+ * with real files: whole-buffer transfers, zero-fill past
  * the end of file, durability calls, hole punching and zeroing (with the write fallback), exactly
  * one completion per operation and never inside the call, bad arguments. Then io_uring-only
  * cases: short transfers continued on pipes, and the request pool staying flat in steady state.
@@ -88,6 +89,9 @@ class FileIoEngineTest {
                 Assumptions.assumeTrue(false, "io_uring unavailable: " + ctx.ioUringUnavailableReason());
             }
             return FileIoEngines.ioUring(ctx);
+        }
+        if (kind.equals("write-threads")) {
+            return FileIoEngines.writeThreads(ctx, 2); // two writers: the queue has more than one consumer
         }
         return FileIoEngines.threadPool(ctx);
     }
@@ -180,7 +184,7 @@ class FileIoEngineTest {
     private int fd = -1;
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void readFillsTheWholeBuffer(String kind) throws Exception {
         byte[] data = pattern(40_960, 1);
         openFile(kind, "r", data);
@@ -195,7 +199,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void readPastEndOfFileZeroFillsTheRestAndSucceeds(String kind) throws Exception {
         byte[] data = pattern(6000, 2);
         openFile(kind, "eof", data);
@@ -216,7 +220,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void writesAndFuaWritesReadBackThroughFileChannel(String kind) throws Exception {
         byte[] d1 = pattern(4096, 3);
         byte[] d2 = pattern(8192, 4);
@@ -237,7 +241,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void discardAndWriteZeroesMakeRangesReadAsZeroesAndKeepTheSize(String kind) throws Exception {
         byte[] data = new byte[256 * 1024];
         Arrays.fill(data, (byte) 0xCD);
@@ -260,7 +264,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void writeZeroesWritesZeroesWhereTheFileSystemCannotZeroARange(String kind) throws Exception {
         Path shm = Path.of("/dev/shm");
         Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm), "no writable /dev/shm");
@@ -292,7 +296,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void emptyOperationsStillCompleteLaterAndOnce(String kind) throws Exception {
         openFile(kind, "empty", new byte[100]);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
@@ -309,7 +313,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void badArgumentsThrowNamingTheValueAndStartNothing(String kind) throws Exception {
         openFile(kind, "bad", new byte[100]);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
@@ -334,7 +338,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void operationsOnAnFdThatIsNotOpenCompleteWithEbadf(String kind) throws Exception {
         int fd = 999_998;
         assertFalse(Fds.isOpen(fd));
@@ -349,7 +353,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void misalignedODirectBufferCompletesWithEinval(String kind) throws Exception {
         int fd = UringTestSupport.ODirect.openOrSkip("engine-" + kind);
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {
@@ -364,7 +368,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void manyConcurrentOperationsEachCompleteOnce(String kind) throws Exception {
         int n = 200;
         int block = 4096;
@@ -402,7 +406,7 @@ class FileIoEngineTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"io_uring", "linux-aio", "threads"})
+    @ValueSource(strings = {"io_uring", "linux-aio", "threads", "write-threads"})
     void aCompletionMayStartTheNextOperation(String kind) throws Exception {
         openFile(kind, "chain", pattern(64 * 4096, 6));
         try (AioContext ctx = context(); Arena a = Arena.ofConfined()) {

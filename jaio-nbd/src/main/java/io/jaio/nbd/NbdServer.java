@@ -108,11 +108,14 @@ final class NbdServer {
             this.engine = engine;
         }
 
-        /** Serves {@code fd}; {@code aio} is --aio's value (null: io_uring where the context has it). */
-        void accept(int fd, String peer, String aio) {
+        /**
+         * Serves {@code fd}; {@code aio} is --aio's value (null: io_uring where the context has
+         * it), {@code writeThreads} --write-threads' (0: the default).
+         */
+        void accept(int fd, String peer, String aio, int writeThreads) {
             if (engine == null) {
                 try {
-                    engine = engineFor(ctx, aio);
+                    engine = engineFor(ctx, aio, writeThreads);
                 } catch (ErrnoException e) {
                     LOG.log(System.Logger.Level.WARNING, peer + " refused: no file engine: " + e.getMessage());
                     try {
@@ -165,17 +168,22 @@ final class NbdServer {
 
     /**
      * The file engine of --aio's value on {@code ctx} (its home thread): "native" is Linux AIO,
-     * "threads" the thread pool, "io_uring" or null io_uring where the context has it.
+     * "threads" the thread pool, "write-threads" io_uring for reads with {@code writeThreads}
+     * writer threads (0: the default count), "io_uring" or null io_uring where the context has it
+     * (else the thread pool). The server passes {@link ServeOptions#aioMode()}.
      *
      * @throws ErrnoException when Linux AIO is refused (io_setup)
      */
-    static FileIoEngine engineFor(AioContext ctx, String aio) throws ErrnoException {
+    static FileIoEngine engineFor(AioContext ctx, String aio, int writeThreads) throws ErrnoException {
         java.util.function.Function<AioContext, FileIoEngine> testEngine = testEngineFactory;
         if (testEngine != null) {
             return testEngine.apply(ctx);
         }
         if ("native".equals(aio)) {
             return FileIoEngines.linuxAio(ctx);
+        }
+        if ("write-threads".equals(aio)) {
+            return writeThreads == 0 ? FileIoEngines.writeThreads(ctx) : FileIoEngines.writeThreads(ctx, writeThreads);
         }
         return "threads".equals(aio) || !ctx.hasIoUring() ? FileIoEngines.threadPool(ctx) : FileIoEngines.ioUring(ctx);
     }
@@ -269,8 +277,9 @@ final class NbdServer {
             }
             Worker w = workers.get(nextWorker++ % workers.size());
             String peer = PeerNames.of(fd, opts.socketPath != null, accepted);
-            String aio = opts.aio;
-            w.ctx.scheduleOneShot("nbd-accept", () -> w.accept(fd, peer, aio));
+            String aio = opts.aioMode();
+            int writeThreads = opts.writeThreads;
+            w.ctx.scheduleOneShot("nbd-accept", () -> w.accept(fd, peer, aio, writeThreads));
         }
         if (full()) {
             try {

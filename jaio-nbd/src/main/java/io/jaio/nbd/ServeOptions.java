@@ -25,8 +25,13 @@ final class ServeOptions {
     boolean persistent;
     /** {@code -f}: null when not given (the image is probed), else "raw" or "qcow2". */
     String format;
-    /** {@code --aio}: "io_uring", "native" (Linux AIO) or "threads"; null = io_uring when available, else threads. */
+    /**
+     * {@code --aio}: "io_uring", "native" (Linux AIO), "threads" or "write-threads" (reads on
+     * io_uring, writes on writer threads); null = not given, see {@link #aioMode()}.
+     */
     String aio;
+    /** {@code --write-threads}: writer threads per I/O thread of --aio=write-threads; 0 = chosen from the cores. */
+    int writeThreads;
     boolean cacheNone;
     /** {@code --discard}: "unmap" (TRIM deallocates; jaio-nbd's behaviour before the option) or "ignore" (qemu-nbd's default). */
     String discard = "unmap";
@@ -83,6 +88,7 @@ final class ServeOptions {
     private static final String PORT = "a TCP port 0..65535";
     private static final String SHARED = "a number of clients >= 0, 0 for no limit";
     private static final String IOTHREADS = "a number of I/O threads 1..64";
+    private static final String WRITE_THREADS = "a number of writer threads 1..64";
     private static final String POLL = "nanoseconds 0..1000000000";
     private static final String STATS = "seconds 1..3600";
     private static final String HANDSHAKE = "seconds 0..86400, 0 for no limit";
@@ -144,7 +150,8 @@ final class ServeOptions {
                 case "-e", "--shared" -> o.shared = (int) number(v, 0, Integer.MAX_VALUE, SHARED);
                 case "-t", "--persistent" -> o.persistent = true;
                 case "-f", "--format" -> o.format = format(v);
-                case "--aio" -> o.aio = oneOf(v, "io_uring", "native", "threads");
+                case "--aio" -> o.aio = oneOf(v, "io_uring", "native", "threads", "write-threads");
+                case "--write-threads" -> o.writeThreads = (int) number(v, 1, 64, WRITE_THREADS);
                 case "--cache" -> o.cacheNone = "none".equals(oneOf(v, "writeback", "none"));
                 case "--discard" -> o.discard = oneOf(v, "ignore", "unmap");
                 case "--detect-zeroes" -> o.detectZeroes = oneOf(v, "off", "on", "unmap");
@@ -185,6 +192,15 @@ final class ServeOptions {
         return persistent || image == null;
     }
 
+    /**
+     * The engine to use: --aio as given, else "write-threads" for buffered images (the page
+     * cache: io_uring would hand every buffered write to io-wq) and "io_uring" with
+     * {@code --cache=none}; io_uring falls back to the thread pool where the kernel refuses it.
+     */
+    String aioMode() {
+        return aio != null ? aio : cacheNone ? "io_uring" : "write-threads";
+    }
+
     /** Checks between options and of values that need no system call. */
     private void check() throws UsageException {
         if (exportName.getBytes(StandardCharsets.UTF_8).length > Nbd.MAX_STRING) {
@@ -204,6 +220,11 @@ final class ServeOptions {
             if (tcp != null) {
                 throw new UsageException(socketTyped + " with " + tcp + " (expected a unix socket or a TCP address, not both)");
             }
+        }
+        if (writeThreads != 0 && !"write-threads".equals(aioMode())) {
+            throw new UsageException("--write-threads=" + writeThreads + " with --aio=" + aioMode()
+                    + (aio == null ? " (the default with --cache=none)" : "")
+                    + " (expected --aio=write-threads, the mode whose writer threads it counts)");
         }
         if ("native".equals(aio) && !cacheNone) {
             throw new UsageException("--aio=native needs --cache=none (O_DIRECT): Linux AIO blocks on buffered files");
@@ -357,7 +378,7 @@ final class ServeOptions {
     private static boolean takesValue(String name) {
         return switch (name) {
             case "-k", "--socket", "-b", "--bind", "-p", "--port", "-x", "--export-name", "-e", "--shared", "-f", "--format",
-                    "--aio", "--cache", "--iothreads", "--poll-max-ns", "--stats", "--pid-file", "--handshake-limit",
+                    "--aio", "--write-threads", "--cache", "--iothreads", "--poll-max-ns", "--stats", "--pid-file", "--handshake-limit",
                     "--object", "--tls-creds", "--tls-authz", "--discard", "--detect-zeroes" -> true;
             default -> false;
         };
@@ -372,7 +393,8 @@ final class ServeOptions {
             case "-x", "--export-name" -> "an export name";
             case "-e", "--shared" -> SHARED;
             case "-f", "--format" -> "raw or qcow2";
-            case "--aio" -> "io_uring or native or threads";
+            case "--aio" -> "io_uring or native or threads or write-threads";
+            case "--write-threads" -> WRITE_THREADS;
             case "--cache" -> "writeback or none";
             case "--discard" -> "ignore or unmap";
             case "--detect-zeroes" -> "off or on or unmap";
@@ -435,8 +457,16 @@ final class ServeOptions {
               -e, --shared=N         serve up to N clients at once (default 1; 0: no limit)
               -t, --persistent       keep serving after the last client disconnects (the default
                                      without IMAGE); with IMAGE and no -t, exit when it does
-                  --aio=MODE         io_uring (default when the kernel allows it), native (Linux
-                                     AIO; needs --cache=none) or threads
+                  --aio=MODE         write-threads (the default, except with --cache=none):
+                                     reads and flushes on io_uring, writes, write-zeroes and
+                                     trims as plain pwrite/fallocate on a few dedicated writer
+                                     threads (buffered writes through io_uring run one at a
+                                     time per file on ext4); io_uring (the default with
+                                     --cache=none); native (Linux AIO; needs --cache=none);
+                                     threads (the thread pool for everything). Without io_uring
+                                     in the kernel, reads go to the thread pool
+                  --write-threads=N  writer threads per I/O thread of write-threads (default:
+                                     one per two cores, 1 to 4)
                   --cache=MODE       writeback (default) or none (O_DIRECT; raw images only)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
                   --poll-max-ns=NS   adaptive busy polling of the I/O threads, up to NS per wait

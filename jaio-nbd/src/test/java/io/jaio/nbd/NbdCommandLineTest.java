@@ -91,7 +91,10 @@ class NbdCommandLineTest {
             serve --shared=many IMG              | jaio nbd serve: --shared=many (expected a number of clients >= 0, 0 for no limit)
             serve --iothreads=0 IMG              | jaio nbd serve: --iothreads=0 (expected a number of I/O threads 1..64)
             serve --poll-max-ns -5 IMG           | jaio nbd serve: --poll-max-ns -5 (expected nanoseconds 0..1000000000)
-            serve --aio=posix IMG                | jaio nbd serve: --aio=posix (expected io_uring or native or threads)
+            serve --aio=posix IMG                | jaio nbd serve: --aio=posix (expected io_uring or native or threads or write-threads)
+            serve --cache=none --write-threads=2 IMG | jaio nbd serve: --write-threads=2 with --aio=io_uring (the default with --cache=none) (expected --aio=write-threads, the mode whose writer threads it counts)
+            serve --aio=threads --write-threads 2 IMG | jaio nbd serve: --write-threads=2 with --aio=threads (expected --aio=write-threads, the mode whose writer threads it counts)
+            serve --aio=write-threads --write-threads=0 IMG | jaio nbd serve: --write-threads=0 (expected a number of writer threads 1..64)
             serve --aio=native IMG               | jaio nbd serve: --aio=native needs --cache=none (O_DIRECT): Linux AIO blocks on buffered files
             serve --aio native --cache=writeback IMG | jaio nbd serve: --aio=native needs --cache=none (O_DIRECT): Linux AIO blocks on buffered files
             serve --cache unsafe IMG             | jaio nbd serve: --cache unsafe (expected writeback or none)

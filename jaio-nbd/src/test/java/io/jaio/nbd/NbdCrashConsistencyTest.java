@@ -12,8 +12,9 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -48,9 +49,10 @@ class NbdCrashConsistencyTest {
     private record Ack(long offset, long length, int pattern, String how) {
     }
 
-    @Test
+    @ParameterizedTest(name = "--aio={0}")
+    @ValueSource(strings = {"io_uring", "write-threads"})
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
-    void acknowledgedFuaAndFlushedWritesSurviveKillNine() throws Exception {
+    void acknowledgedFuaAndFlushedWritesSurviveKillNine(String aio) throws Exception {
         assumeTrue(NbdServerProcess.have("qemu-io"), "qemu-io (qemu-utils) is not installed");
         Path image = dir.resolve("disk.img");
         try (var raf = new RandomAccessFile(image.toFile(), "rw")) {
@@ -62,7 +64,7 @@ class NbdCrashConsistencyTest {
         List<Ack> acked = new ArrayList<>();
         long region = IMAGE_SIZE / ROUNDS;
         long ackedBytes = 0;
-        NbdServerProcess server = NbdServerProcess.start(image, sock, dir.resolve("server-0.log"), "-t");
+        NbdServerProcess server = NbdServerProcess.start(image, sock, dir.resolve("server-0.log"), "-t", "--aio=" + aio);
         try {
             for (int round = 0; round < ROUNDS; round++) {
                 long base = round * region;
@@ -86,7 +88,7 @@ class NbdCrashConsistencyTest {
                 acked.add(small);
                 ackedBytes += fua.length + big.length + small.length;
 
-                server = NbdServerProcess.start(image, sock, dir.resolve("server-" + (round + 1) + ".log"), "-t");
+                server = NbdServerProcess.start(image, sock, dir.resolve("server-" + (round + 1) + ".log"), "-t", "--aio=" + aio);
                 List<String> cmd = new ArrayList<>(List.of("qemu-io", "-f", "raw", "-r"));
                 for (Ack a : acked) {
                     cmd.addAll(List.of("-c", "read -P " + a.pattern + " " + a.offset + " " + a.length));

@@ -13,8 +13,9 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -148,22 +149,23 @@ class NbdKillInFlightTest {
         }
     }
 
-    @Test
+    @ParameterizedTest(name = "--aio={0}")
+    @ValueSource(strings = {"io_uring", "write-threads"})
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
-    void killNineWithWritesInFlightKeepsEveryAcknowledgedWrite() throws Exception {
-        killRounds("raw", ROUNDS);
+    void killNineWithWritesInFlightKeepsEveryAcknowledgedWrite(String aio) throws Exception {
+        killRounds("raw", aio, ROUNDS);
     }
 
     @Test
     @Timeout(value = 5, unit = TimeUnit.MINUTES)
     void killNineWithWritesInFlightOnQcow2KeepsEveryAcknowledgedWriteAndNoCorruption() throws Exception {
         Qcow2Tools.assumeQemu();
-        killRounds("qcow2", QCOW2_ROUNDS);
+        killRounds("qcow2", "write-threads", QCOW2_ROUNDS); // the default engine for a buffered image
     }
 
-    private void killRounds(String format, int rounds) throws Exception {
+    private void killRounds(String format, String aio, int rounds) throws Exception {
         long seed = Long.getLong("jaio.nbd.kill.seed", System.nanoTime());
-        System.out.println("NbdKillInFlightTest: " + format + ", " + rounds + " rounds, seed " + seed);
+        System.out.println("NbdKillInFlightTest: " + format + ", --aio=" + aio + ", " + rounds + " rounds, seed " + seed);
         Random rnd = new Random(seed);
         Path image = dir.resolve("disk." + format);
         boolean qcow2 = format.equals("qcow2");
@@ -184,7 +186,7 @@ class NbdKillInFlightTest {
         long checks = 0;
         long mostLeaks = 0;
         NbdServerProcess server = NbdServerProcess.start(image, sock, dir.resolve("server-0.log"), "-t", "-e", "8",
-                "--iothreads", "2", "-f", format);
+                "--iothreads", "2", "-f", format, "--aio=" + aio);
         try {
             for (int round = 0; round < rounds; round++) {
                 AtomicBoolean stop = new AtomicBoolean();
@@ -217,7 +219,7 @@ class NbdKillInFlightTest {
                     checks++;
                 }
                 server = NbdServerProcess.start(image, sock, dir.resolve("server-" + (round + 1) + ".log"), "-t", "-e", "8",
-                        "--iothreads", "2", "-f", format);
+                        "--iothreads", "2", "-f", format, "--aio=" + aio);
                 byte[] viaServer;
                 try (RawClient c = RawClient.unix(Path.of(sock)).handshake(false)) {
                     RawClient.Reply r = c.read(0, IMAGE_BYTES);

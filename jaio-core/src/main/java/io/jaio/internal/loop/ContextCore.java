@@ -43,7 +43,9 @@ public final class ContextCore {
         /** io.jaio.uring: the submission API (QEMU aio_add_sqe's state). */
         IO_URING,
         /** io.jaio.block: the Linux AIO context, eventfd and queue (QEMU aio_get_linux_aio's LinuxAioState). */
-        LINUX_AIO
+        LINUX_AIO,
+        /** io.jaio.block: the writer threads of the write-threads file engine (no QEMU counterpart). */
+        WRITER_POOL
     }
 
     /** The state an upper package keeps in a slot. */

@@ -68,6 +68,16 @@ public final class Syscalls {
     private static final MethodHandle PWRITE = errnoCall("pwrite64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle PWRITEV2 = errnoCall("pwritev2",
             FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_INT));
+    /**
+     * pwrite64 with the buffer passed as a raw address (a {@code long}): on x86-64 and aarch64 a
+     * pointer argument travels in the same integer register as a long, so this is the same call;
+     * it lets a thread write from memory it may not touch as a segment (another thread's confined
+     * arena) without making a segment per call.
+     */
+    private static final MethodHandle PWRITE_AT = errnoCall("pwrite64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG));
+    /** pwritev2 with the iovec array passed as a raw address (see {@link #PWRITE_AT}). */
+    private static final MethodHandle PWRITEV2_AT = errnoCall("pwritev2",
+            FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle FDATASYNC = errnoCall("fdatasync", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
     private static final MethodHandle FALLOCATE = errnoCall("fallocate64", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle LSEEK = errnoCall("lseek64", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
@@ -372,6 +382,37 @@ public final class Syscalls {
         len = Faults.capped(len, fault);
         try {
             long r = (long) PWRITE.invokeExact(ccs, fd, buf, len, offset);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * pwrite(2) from the raw address {@code address}: bytes written, or {@code -errno}. The
+     * caller keeps {@code len} bytes at {@code address} alive for the call. Allocates nothing.
+     */
+    public static long pwriteAt(MemorySegment ccs, int fd, long address, long len, long offset) {
+        long fault = Faults.check(Faults.Call.PWRITE, len);
+        if (fault < 0) {
+            return fault;
+        }
+        len = Faults.capped(len, fault);
+        try {
+            long r = (long) PWRITE_AT.invokeExact(ccs, fd, address, len, offset);
+            return r < 0 ? -errno(ccs) : r;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * pwritev2(2) of {@code iovcnt} iovecs at the raw address {@code iovAddress} with RWF_* flags:
+     * bytes written, or {@code -errno}. Like {@link #pwritev2}, no fault rule applies. Allocates nothing.
+     */
+    public static long pwritev2At(MemorySegment ccs, int fd, long iovAddress, int iovcnt, long offset, int flags) {
+        try {
+            long r = (long) PWRITEV2_AT.invokeExact(ccs, fd, iovAddress, iovcnt, offset, flags);
             return r < 0 ? -errno(ccs) : r;
         } catch (Throwable t) {
             throw rethrow(t);
