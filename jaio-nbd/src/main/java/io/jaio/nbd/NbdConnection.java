@@ -118,7 +118,7 @@ final class NbdConnection {
     NbdConnection(NbdServer.Worker worker, int fd, String peer) {
         this.worker = worker;
         this.ctx = worker.ctx;
-        this.pollSocket = ctx.hasIoUring() && ctx.pollMaxNs() > 0;
+        this.pollSocket = ctx.hasIoUring() && worker.pollMaxNs > 0; // not ctx's: a write in flight zeroes that
         this.fd = fd;
         this.export = worker.export;
         this.engine = worker.engine;
@@ -320,6 +320,9 @@ final class NbdConnection {
             r.cookie = cookie;
             r.offset = offset;
             r.length = length;
+            if (isWrite(type)) {
+                worker.writeStarted();
+            }
             if (type == Nbd.CMD_WRITE) {
                 r.data = r.payload(length, arena);
                 bytesInFlight += length;
@@ -360,9 +363,16 @@ final class NbdConnection {
         return r;
     }
 
+    private static boolean isWrite(int type) {
+        return type == Nbd.CMD_WRITE || type == Nbd.CMD_WRITE_ZEROES || type == Nbd.CMD_TRIM;
+    }
+
     private void freeRequest(Request r) {
         inFlight--;
         figures.onDone(r);
+        if (isWrite(r.type)) {
+            worker.writeDone();
+        }
         if (r.type == Nbd.CMD_WRITE || r.type == Nbd.CMD_READ) {
             bytesInFlight -= Integer.toUnsignedLong(r.length);
         }

@@ -40,7 +40,9 @@ final class ServeOptions {
     /** {@code -s}: writes go to a temporary qcow2 overlay, deleted on exit; the image is opened read-only. */
     boolean snapshot;
     int iothreads = 1;
-    long pollMaxNs = 0;
+    /** --poll-max-ns: adaptive polling on the I/O threads, on by default (measured: docs/performance.md 9). */
+    long pollMaxNs = DEFAULT_POLL_MAX_NS;
+    static final long DEFAULT_POLL_MAX_NS = 100_000;
     /** --stats: seconds between summary lines on stderr (0: none). */
     int statsSeconds = 0;
     String pidFile;
@@ -470,7 +472,8 @@ final class ServeOptions {
                   --cache=MODE       writeback (default) or none (O_DIRECT; raw images only)
                   --iothreads=N      event-loop threads that connections are spread over (default 1)
                   --poll-max-ns=NS   adaptive busy polling of the I/O threads, up to NS per wait
-                                     (default 0: off); with io_uring the sockets join it
+                                     (default 100000; 0: off); sockets join it with io_uring;
+                                     paused while writes are in flight
                   --stats=N          every N seconds, log one line to stderr: requests/s, MiB/s,
                                      p50/p99 latency and requests in flight
                   --pid-file=PATH    write the server's PID to PATH

@@ -72,6 +72,66 @@ class NbdPollingTest {
 
     @Test
     @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void pollingIsOnByDefault() throws Exception {
+        assertEquals(100_000, ServeOptions.parse(new String[0]).pollMaxNs);
+    }
+
+    /**
+     * While writes are in flight the I/O thread does not poll (their writer or io-wq thread needs
+     * the core): with 4 writes always in flight, the context's poll time is 0 in nearly every
+     * sample, where a read stream on the same server grows it.
+     */
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    void pollingPausesWhileWritesAreInFlight() throws Exception {
+        Path image = NbdTestSupport.randomImage(dir.resolve("w.img"), SIZE, 9);
+        try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-t", "--poll-max-ns", "100000");
+                RawClient c = s.connect()) {
+            c.handshake(false);
+            ObjectName io = null;
+            for (ObjectName on : MBEANS.queryNames(new ObjectName("io.jaio:type=AioContext,name=\"nbd-io0\",*"), null)) {
+                io = on;
+            }
+            assertTrue(io != null, "no nbd-io0 context MBean");
+            assumeTrue("io_uring".equals(MBEANS.getAttribute(io, "fdMonitor")), "needs the io_uring monitor");
+            long readMax = 0;
+            for (int i = 0; i < 2000; i++) {
+                assertEquals(0, c.read((i * 4096L * 3) % SIZE, 4096).error());
+                if (i % 50 == 49) {
+                    readMax = Math.max(readMax, ((Number) MBEANS.getAttribute(io, "pollNs")).longValue());
+                }
+            }
+            assertTrue(readMax > 0, "reads alone never grew the poll time");
+            byte[] data = new byte[4096];
+            int depth = 4;
+            long cookie = 1;
+            for (int i = 0; i < depth; i++) {
+                c.request(0, Nbd.CMD_WRITE, cookie, (cookie * 4096) % SIZE, 4096, data);
+                cookie++;
+            }
+            int samples = 0;
+            int polling = 0;
+            for (int i = 0; i < 4000; i++) {
+                assertEquals(0, c.readReply().error(), "write");
+                c.request(0, Nbd.CMD_WRITE, cookie, (cookie * 4096) % SIZE, 4096, data); // always 4 in flight
+                cookie++;
+                if (i % 20 == 19) {
+                    samples++;
+                    if (((Number) MBEANS.getAttribute(io, "pollNs")).longValue() > 0) {
+                        polling++;
+                    }
+                }
+            }
+            for (int i = 0; i < depth; i++) {
+                assertEquals(0, c.readReply().error(), "write");
+            }
+            assertTrue(polling * 10 <= samples, "the loop polled in " + polling + " of " + samples
+                    + " samples with writes in flight (expected at most a tenth)");
+        }
+    }
+
+    @Test
+    @Timeout(value = 60, unit = TimeUnit.SECONDS)
     void noPollingWhenOff() throws Exception {
         Path image = NbdTestSupport.randomImage(dir.resolve("off.img"), SIZE, 8);
         assertEquals(0, maxPollNsDuringReads(image, "0", 10), "poll time with --poll-max-ns=0");
