@@ -33,6 +33,18 @@ class NbdPollingTest {
     @TempDir
     Path dir;
 
+    /** The first I/O thread's context MBean; skips the test unless its fd monitor is io_uring. */
+    private static ObjectName ioContextWithUring() throws Exception {
+        ObjectName io = null;
+        for (ObjectName on : MBEANS.queryNames(new ObjectName("io.jaio:type=AioContext,name=\"nbd-io0\",*"), null)) {
+            io = on;
+        }
+        assertTrue(io != null, "no nbd-io0 context MBean");
+        assumeTrue("io_uring".equals(MBEANS.getAttribute(io, "fdMonitor")),
+                "sockets join the polling only with the io_uring monitor; this context has " + MBEANS.getAttribute(io, "fdMonitor"));
+        return io;
+    }
+
     /** The largest poll time any nbd-io0 context shows, sampled during {@code rounds} x 50 QD1 reads. */
     private long maxPollNsDuringReads(Path image, String pollMaxNs, int rounds) throws Exception {
         byte[] disk = Files.readAllBytes(image);
@@ -40,14 +52,7 @@ class NbdPollingTest {
         try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-t", "--poll-max-ns", pollMaxNs);
                 RawClient c = s.connect()) {
             c.handshake(false);
-            ObjectName io = null;
-            for (ObjectName on : MBEANS.queryNames(new ObjectName("io.jaio:type=AioContext,name=\"nbd-io0\",*"), null)) {
-                io = on;
-            }
-            assertTrue(io != null, "no nbd-io0 context MBean");
-            assumeTrue("io_uring".equals(MBEANS.getAttribute(io, "fdMonitor")),
-                    "sockets join the polling only with the io_uring monitor; this context has "
-                            + MBEANS.getAttribute(io, "fdMonitor"));
+            ObjectName io = ioContextWithUring();
             for (int r = 0; r < rounds; r++) {
                 for (int i = 0; i < 50; i++) {
                     int off = ((r * 50 + i) * 4096 * 7) % SIZE;
@@ -88,12 +93,7 @@ class NbdPollingTest {
         try (NbdTestSupport.Server s = NbdTestSupport.Server.start(image, "-t", "--poll-max-ns", "100000");
                 RawClient c = s.connect()) {
             c.handshake(false);
-            ObjectName io = null;
-            for (ObjectName on : MBEANS.queryNames(new ObjectName("io.jaio:type=AioContext,name=\"nbd-io0\",*"), null)) {
-                io = on;
-            }
-            assertTrue(io != null, "no nbd-io0 context MBean");
-            assumeTrue("io_uring".equals(MBEANS.getAttribute(io, "fdMonitor")), "needs the io_uring monitor");
+            ObjectName io = ioContextWithUring();
             long readMax = 0;
             for (int i = 0; i < 2000; i++) {
                 assertEquals(0, c.read((i * 4096L * 3) % SIZE, 4096).error());
