@@ -3,7 +3,6 @@ package io.jaio.block;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import io.jaio.AioContext;
 import io.jaio.internal.sys.Errno;
@@ -25,8 +24,6 @@ final class ThreadPoolFileIoEngine implements FileIoEngine {
     private static final int DISCARD = 3;
     private static final int ZEROES = 4;
     /** Zeroes written per call when the file system cannot zero a range itself. */
-    private static final long ZERO_CHUNK = 1 << 20;
-    private static final MemorySegment ZERO_BUF = Arena.global().allocate(ZERO_CHUNK, 4096);
 
     private final AioContext ctx;
     private final ThreadPool pool;
@@ -66,7 +63,7 @@ final class ThreadPoolFileIoEngine implements FileIoEngine {
                 case WRITE -> writeFully(ccs);
                 case FLUSH -> Syscalls.fdatasync(ccs, fd);
                 case DISCARD -> Syscalls.fallocate(ccs, fd, Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE, offset, length);
-                default -> zeroes(ccs);
+                default -> BlockingFileOps.writeZeroes(ccs, fd, offset, length, flag);
             };
         }
 
@@ -77,6 +74,15 @@ final class ThreadPoolFileIoEngine implements FileIoEngine {
         @SuppressWarnings("restricted")
         private MemorySegment workerView() {
             return MemorySegment.ofAddress(address).reinterpret(length);
+        }
+
+        private long writeFully(MemorySegment ccs) {
+            if (!flag) {
+                return BlockingFileOps.writeFully(ccs, null, fd, address, length, offset, false);
+            }
+            try (Arena a = Arena.ofConfined()) { // the iovec of pwritev2(RWF_DSYNC), on this worker
+                return BlockingFileOps.writeFully(ccs, a.allocate(16, 8), fd, address, length, offset, true);
+            }
         }
 
         private long readFully(MemorySegment ccs) {
@@ -98,57 +104,6 @@ final class ThreadPoolFileIoEngine implements FileIoEngine {
                 done += r;
             }
             return n;
-        }
-
-        private long writeFully(MemorySegment ccs) {
-            MemorySegment buf = workerView();
-            long n = length;
-            long done = 0;
-            try (Arena a = flag ? Arena.ofConfined() : null) {
-                MemorySegment iov = flag ? a.allocate(16, 8) : null;
-                while (done < n) {
-                    long r;
-                    if (flag) {
-                        iov.set(ValueLayout.JAVA_LONG, 0, buf.address() + done);
-                        iov.set(ValueLayout.JAVA_LONG, 8, n - done);
-                        r = Syscalls.pwritev2(ccs, fd, iov, 1, offset + done, Syscalls.RWF_DSYNC);
-                    } else {
-                        r = Syscalls.pwrite(ccs, fd, buf.asSlice(done), n - done, offset + done);
-                    }
-                    if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
-                        continue;
-                    }
-                    if (r < 0) {
-                        return r;
-                    }
-                    if (r == 0) {
-                        return -Errno.ENOSPC;
-                    }
-                    done += r;
-                }
-            }
-            return n;
-        }
-
-        private long zeroes(MemorySegment ccs) {
-            int mode = flag ? Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE : Syscalls.FALLOC_FL_ZERO_RANGE;
-            int r = Syscalls.fallocate(ccs, fd, mode, offset, length);
-            if (r != -Errno.EOPNOTSUPP && r != -Errno.EINVAL) {
-                return r;
-            }
-            long done = 0;
-            while (done < length) { // the file system zeroes nothing itself: write zeroes
-                long chunk = Math.min(ZERO_CHUNK, length - done);
-                long w = Syscalls.pwrite(ccs, fd, ZERO_BUF, chunk, offset + done);
-                if (w == -Errno.EINTR) {
-                    continue;
-                }
-                if (w <= 0) {
-                    return w == 0 ? -Errno.ENOSPC : w;
-                }
-                done += w;
-            }
-            return 0;
         }
 
         @Override

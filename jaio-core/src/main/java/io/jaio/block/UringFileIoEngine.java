@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.jaio.block;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.Objects;
 
@@ -57,7 +56,7 @@ final class UringFileIoEngine implements FileIoEngine {
     /** The most one read or write system call transfers (Linux MAX_RW_COUNT: INT_MAX &amp; PAGE_MASK). */
     static final int MAX_RW_BYTES = 0x7ffff000;
     /** Size and alignment of the shared zero buffer used when fallocate cannot zero a range. */
-    static final int ZERO_CHUNK_BYTES = 1 << 20;
+    static final int ZERO_CHUNK_BYTES = BlockingFileOps.ZERO_CHUNK;
     /** Requests made when the engine is created; more are made on demand. */
     private static final int INITIAL_POOL = 16;
 
@@ -198,11 +197,6 @@ final class UringFileIoEngine implements FileIoEngine {
         free = r;
     }
 
-    private static final class ZeroBuffer {
-        /** Zeroed at allocation and only ever read by the kernel, so every context may share it. */
-        static final MemorySegment SEGMENT = Arena.global().allocate(ZERO_CHUNK_BYTES, 4096);
-    }
-
     /**
      * One operation in flight: its own CQE handler and SQE preparer. Home thread only; owned by
      * the engine's free list while idle.
@@ -248,7 +242,7 @@ final class UringFileIoEngine implements FileIoEngine {
                         sqe.opcode(kind == READ ? Uring.OP_READ : Uring.OP_WRITE);
                     }
                 }
-                case WRITE_ZEROES -> sqe.opcode(Uring.OP_WRITE).fd(fd).addr(ZeroBuffer.SEGMENT.address())
+                case WRITE_ZEROES -> sqe.opcode(Uring.OP_WRITE).fd(fd).addr(BlockingFileOps.zeroBuffer().address())
                         .len((int) Math.min(left, ZERO_CHUNK_BYTES)).off(offset + done);
                 case FLUSH -> sqe.opcode(Uring.OP_FSYNC).fd(fd).opFlags(Uring.FSYNC_DATASYNC);
                 case FALLOCATE -> {

@@ -1,12 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 package io.jaio.block;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 
 import io.jaio.AioContext;
-import io.jaio.internal.sys.Errno;
 import io.jaio.internal.sys.Syscalls;
 
 /**
@@ -31,8 +28,6 @@ final class WriteThreadsFileIoEngine implements FileIoEngine {
     private static final int WRITE = 0;
     private static final int DISCARD = 1;
     private static final int ZEROES = 2;
-    /** Zeroes written per call when the file system cannot zero a range itself. */
-    private static final long ZERO_CHUNK = 1 << 20;
 
     private final AioContext ctx;
     private final FileIoEngine reads;
@@ -66,11 +61,6 @@ final class WriteThreadsFileIoEngine implements FileIoEngine {
         return created;
     }
 
-    private static final class ZeroBuffer {
-        /** Zeroed at allocation and only ever read by the kernel, so every context may share it. */
-        static final MemorySegment SEGMENT = Arena.global().allocate(ZERO_CHUNK, 4096);
-    }
-
     private final class Op extends WriterPool.Task {
         int kind;
         int fd;
@@ -91,58 +81,11 @@ final class WriteThreadsFileIoEngine implements FileIoEngine {
                 return 0; // nothing to transfer or deallocate (fallocate would say EINVAL)
             }
             return switch (kind) {
-                case WRITE -> writeFully(w);
+                case WRITE -> BlockingFileOps.writeFully(w.ccs, w.iov, fd, address, length, offset, flag);
                 case DISCARD -> Syscalls.fallocate(w.ccs, fd, Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE,
                         offset, length);
-                default -> zeroes(w);
+                default -> BlockingFileOps.writeZeroes(w.ccs, fd, offset, length, flag);
             };
-        }
-
-        private long writeFully(WriterPool.Writer w) {
-            long done = 0;
-            while (done < length) { // each pass makes progress or returns; EINTR/EAGAIN retry
-                long r;
-                if (flag) {
-                    w.iov.set(ValueLayout.JAVA_LONG, 0, address + done);
-                    w.iov.set(ValueLayout.JAVA_LONG, 8, length - done);
-                    r = Syscalls.pwritev2At(w.ccs, fd, w.iov.address(), 1, offset + done, Syscalls.RWF_DSYNC);
-                } else {
-                    r = Syscalls.pwriteAt(w.ccs, fd, address + done, length - done, offset + done);
-                }
-                if (r == -Errno.EINTR || r == -Errno.EAGAIN) {
-                    continue;
-                }
-                if (r < 0) {
-                    return r;
-                }
-                if (r == 0) {
-                    return -Errno.ENOSPC; // no progress: as the other engines' short write
-                }
-                done += r;
-            }
-            return length;
-        }
-
-        private long zeroes(WriterPool.Writer w) {
-            int mode = flag ? Syscalls.FALLOC_FL_PUNCH_HOLE | Syscalls.FALLOC_FL_KEEP_SIZE : Syscalls.FALLOC_FL_ZERO_RANGE;
-            int r = Syscalls.fallocate(w.ccs, fd, mode, offset, length);
-            if (r != -Errno.EOPNOTSUPP && r != -Errno.EINVAL) {
-                return r;
-            }
-            long done = 0;
-            long zeroes = ZeroBuffer.SEGMENT.address();
-            while (done < length) { // the file system zeroes nothing itself: write zeroes
-                long chunk = Math.min(ZERO_CHUNK, length - done);
-                long n = Syscalls.pwriteAt(w.ccs, fd, zeroes, chunk, offset + done);
-                if (n == -Errno.EINTR || n == -Errno.EAGAIN) {
-                    continue;
-                }
-                if (n <= 0) {
-                    return n == 0 ? -Errno.ENOSPC : n;
-                }
-                done += n;
-            }
-            return 0;
         }
 
         @Override
